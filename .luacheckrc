@@ -1,0 +1,5 @@
+std = "min"
+max_line_length = 140
+files["spec/"] = { std = "+busted" }
+files["lua/rfs/transport/ngx.lua"] = { read_globals = { "ngx" } }
+files["lua/rfs/emulator/ngx.lua"] = { read_globals = { "ngx" } }

@@ -1,0 +1,83 @@
+-- rfs.errors: the one error type every run-time failure in lua-rfs returns.
+--
+-- A failure is returned as `nil, err`, never raised. `err` is a table with a
+-- metatable so that `tostring(err)` is one line a person can act on.
+
+local errors = {}
+
+local KINDS = {
+  auth = "check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and the security token) and that this machine's clock is right",
+  forbidden = "grant the IAM permission for this RFS action to the user or agency",
+  invalid_state = "read stack:metadata() and act on the state the stack is in",
+  not_found = "check the stack name, project_id and region",
+  conflict = "another request for this stack is being processed; wait for it, then try again",
+  throttled = "too many requests; back off and try again later",
+  server = "the service failed; try again later",
+  bad_request = "check the arguments of the call",
+  network = "check the endpoint and the network path to it",
+  timeout = "the call took too long; check the network or raise the timeout",
+  tls = "check the server certificate, ca_file, or the system CA bundle",
+  decode = "the service sent a response lua-rfs could not read; try again",
+}
+errors.kinds = KINDS
+
+local Error = {}
+Error.__index = Error
+Error.__name = "rfs.error"
+
+function Error.__tostring(e)
+  local where = {}
+  if e.status then where[#where + 1] = "HTTP " .. tostring(e.status) end
+  if e.code and e.code ~= "" then where[#where + 1] = tostring(e.code) end
+  if e.request_id then where[#where + 1] = "request " .. tostring(e.request_id) end
+  if e.server_request_id then where[#where + 1] = "server request " .. tostring(e.server_request_id) end
+  if e.attempts and e.attempts > 1 then where[#where + 1] = tostring(e.attempts) .. " attempts" end
+  local line = "rfs " .. tostring(e.kind) .. " error: " .. tostring(e.message or "unknown error")
+  if #where > 0 then line = line .. " (" .. table.concat(where, ", ") .. ")" end
+  local hint = e.hint or KINDS[e.kind]
+  if hint then line = line .. "; " .. hint end
+  -- one line, whatever the server put in its message
+  return (line:gsub("[\r\n]+", " "))
+end
+
+--- Build an error. `t.kind` must be one of errors.kinds; `t.message` says what happened.
+function errors.new(t)
+  assert(type(t) == "table" and KINDS[t.kind], "rfs.errors.new: unknown kind " .. tostring(t and t.kind))
+  local e = {
+    kind = t.kind,
+    status = t.status,
+    code = t.code,
+    message = t.message or t.kind,
+    details = t.details,
+    request_id = t.request_id,
+    server_request_id = t.server_request_id,
+    retryable = t.retryable,
+    retry_after = t.retry_after,
+    operation = t.operation,
+    hint = t.hint,
+    attempts = t.attempts,
+    sent = t.sent,
+  }
+  if e.retryable == nil then
+    e.retryable = (t.kind == "throttled" or t.kind == "server" or t.kind == "network" or t.kind == "timeout")
+  end
+  return setmetatable(e, Error)
+end
+
+function errors.is(v)
+  return getmetatable(v) == Error
+end
+
+--- Map an HTTP status to an error kind (403 is refined by the caller).
+function errors.kind_for_status(status)
+  if status == 401 then return "auth"
+  elseif status == 403 then return "forbidden"
+  elseif status == 404 then return "not_found"
+  elseif status == 409 then return "conflict"
+  elseif status == 429 then return "throttled"
+  elseif status >= 500 then return "server"
+  end
+  return "bad_request"
+end
+
+return errors

@@ -1,0 +1,45 @@
+-- rfs: a Lua client for the Huawei Cloud Resource Formation Service stack API.
+--
+--   local rfs = require "rfs"
+--   local client = assert(rfs.new{ region = "cn-north-4" })
+--   local stack = client:stack("my-stack")
+--   local dep = assert(stack:continue_deploy())
+--   local res = assert(stack:wait{ on_progress = rfs.progress.human() })
+
+local core = require "rfs.core"
+local client = require "rfs.client"
+require "rfs.stack" -- installs the Stack methods
+
+local rfs = {
+  version = core.version,
+  errors = require "rfs.errors",
+  new = client.new,
+}
+
+local SIGN_OPTS = { method = true, url = true, headers = true, body = true, ak = true, sk = true,
+                    security_token = true, date = true }
+
+--- rfs.sign{method, url, headers, body, ak, sk, security_token, date} -> the headers to send:
+--  X-Sdk-Date, Authorization, Host (and X-Security-Token when a token is given).
+function rfs.sign(t)
+  if type(t) ~= "table" then error("rfs.sign: expected a table, got " .. type(t), 2) end
+  for k in pairs(t) do
+    if not SIGN_OPTS[k] then error("rfs.sign: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  local headers = core.sign(t)
+  return headers
+end
+
+--- Waits on many stacks at once with one shared budget; see rfs.wait.
+function rfs.wait_all(stacks, opts)
+  return require("rfs.wait").wait_all(stacks, opts)
+end
+
+setmetatable(rfs, {
+  __index = function(_, key)
+    if key == "progress" then return require "rfs.progress" end
+    if key == "retry" then return require "rfs.retry" end
+  end,
+})
+
+return rfs

@@ -1,0 +1,223 @@
+-- rfs.stack: the operations of a Stack (GetStackMetadata, ContinueDeployStack,
+-- ContinueRollbackStack, ListStackEvents, wait). Installed into the method
+-- table of the C Stack userdata; a Stack is made by client:stack(name, opts).
+
+local core = require "rfs.core"
+local client = require "rfs.client"
+local errors = require "rfs.errors"
+
+local stack = {}
+local Stack = core.Stack
+
+-- What each continue needs the stack to be in, and where it posts.
+local CONTINUES = {
+  continue_deploy = { path = "/continuations", needs = "DEPLOYMENT_FAILED" },
+  continue_rollback = { path = "/rollbacks", needs = "ROLLBACK_FAILED" },
+}
+stack.CONTINUES = CONTINUES
+
+local function check_opts(fname, opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error("rfs: " .. fname .. ": expected a table of options, got " .. type(opts), 3)
+  end
+  for k, v in pairs(opts) do
+    local want = known[k]
+    if not want then error("rfs: " .. fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    if type(v) ~= want then
+      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. want .. " (got " .. type(v) .. ")", 3)
+    end
+  end
+  return opts
+end
+
+local function bad_field(op, field, want, request_id)
+  return errors.new{ kind = "decode", operation = op, request_id = request_id,
+                     message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" }
+end
+
+-- client:stack(name, { stack_id = }) --------------------------------------------------
+
+local Client = core.Client
+
+function Client:stack(name, opts)
+  opts = check_opts("client:stack", opts, { stack_id = "string" })
+  local ok, s = pcall(self._stack, self, name, opts.stack_id)
+  if not ok then error((tostring(s):gsub("^[^:]+:%d+: ", "")), 2) end
+  return s
+end
+
+-- metadata ------------------------------------------------------------------------
+
+local Metadata = {}
+Metadata.__index = Metadata
+Metadata.__name = "rfs.Metadata"
+
+function Metadata.__tostring(m)
+  local s = string.format("%s %s (id %s, updated %s)", tostring(m.stack_name), tostring(m.status),
+                          tostring(m.stack_id), tostring(m.update_time))
+  if m.status_message and m.status_message ~= "" then s = s .. ": " .. m.status_message end
+  return s
+end
+
+local function check_metadata(meta, request_id)
+  for _, f in ipairs({ "status", "stack_name", "stack_id" }) do
+    if type(meta[f]) ~= "string" then return bad_field("metadata", f, "string", request_id) end
+  end
+  if #meta.stack_id ~= 36 then return bad_field("metadata", "stack_id", "36-character UUID", request_id) end
+  return nil
+end
+
+--- GetStackMetadata: every documented field; refreshes stack.id and stack.status.
+function Stack:metadata(opts)
+  check_opts("stack:metadata", opts, {})
+  local url = client.stack_url(self.client, self.name, "/metadata", { stack_id = self.id })
+  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata")
+  if not meta then return nil, err end
+  local bad = check_metadata(meta, request_id)
+  if bad then return nil, bad end
+  self:_set("id", meta.stack_id)
+  self:_set("status", meta.status)
+  return setmetatable(meta, Metadata)
+end
+
+-- continue_deploy / continue_rollback -------------------------------------------------
+
+local Deployment = {}
+Deployment.__index = Deployment
+Deployment.__name = "rfs.Deployment"
+
+function Deployment.__tostring(d)
+  if d.deployment_id then
+    return string.format("%s accepted: deployment_id %s", d.operation, d.deployment_id)
+  end
+  return string.format("%s accepted (recovered after a lost answer; stack is %s)", tostring(d.operation),
+                       tostring(d.status))
+end
+
+-- A 403 is either "no permission" or "wrong state": tell them apart by reading the state.
+local function refine_forbidden(self, operation, err)
+  local needs = CONTINUES[operation].needs
+  local meta = self:metadata()
+  if meta and meta.status ~= needs then
+    err.kind = "invalid_state"
+    err.retryable = false
+    err.stack_status = meta.status
+    err.message = string.format("%s needs %s; stack %s is %s", operation, needs, self.name, meta.status)
+    err.hint = nil
+  end
+  return err
+end
+
+local function send_continue(self, operation)
+  local spec = CONTINUES[operation]
+  local url = client.stack_url(self.client, self.name, spec.path)
+  local res, err, request_id = client.call(self.client, "POST", url, { stack_id = self.id }, operation)
+  if not res then
+    if err.kind == "forbidden" then err = refine_forbidden(self, operation, err) end
+    return nil, err
+  end
+  if type(res.deployment_id) ~= "string" or res.deployment_id == "" then
+    return nil, bad_field(operation, "deployment_id", "string", request_id)
+  end
+  return res
+end
+
+local function continue(self, operation, opts)
+  check_opts("stack:" .. operation, opts, {})
+  local st = client.state(self.client)
+  local function send() return send_continue(self, operation) end
+  local res, err
+  local retry = st.policy and package.loaded["rfs.retry"]
+  if retry and retry.continue then
+    res, err = retry.continue(self, operation, send, st.policy)
+  else
+    res, err = send()
+  end
+  if not res then return nil, err end
+  self:_set("deployment_id", res.deployment_id)
+  self:_set("operation", operation)
+  res.operation = operation
+  return setmetatable(res, Deployment)
+end
+
+--- ContinueDeployStack: allowed from DEPLOYMENT_FAILED; returns { deployment_id = }.
+function Stack:continue_deploy(opts)
+  return continue(self, "continue_deploy", opts)
+end
+
+--- ContinueRollbackStack: allowed from ROLLBACK_FAILED; returns { deployment_id = }.
+function Stack:continue_rollback(opts)
+  return continue(self, "continue_rollback", opts)
+end
+
+-- events ---------------------------------------------------------------------------
+
+local Events = {}
+Events.__index = Events
+Events.__name = "rfs.Events"
+
+local function event_line(e)
+  local what = e.resource_name and ((e.resource_type and (e.resource_type .. ".") or "") .. e.resource_name)
+    or "stack"
+  local line = string.format("%s  %-20s %s", tostring(e.time or "?"), tostring(e.event_type), what)
+  if e.event_message and e.event_message ~= "" then line = line .. ": " .. e.event_message end
+  return line
+end
+stack.event_line = event_line
+
+function Events.__tostring(list)
+  local lines = { string.format("%d event%s (newest first)", #list, #list == 1 and "" or "s") }
+  for i, e in ipairs(list) do lines[i + 1] = "  " .. event_line(e) end
+  return table.concat(lines, "\n")
+end
+
+local EVENT_OPTS = { deployment_id = "string", filter = "string", field = "string", limit = "number",
+                     marker = "string", all = "boolean" }
+local MAX_PAGES = 1000
+
+local function events_page(self, query)
+  local url = client.stack_url(self.client, self.name, "/events", query)
+  local page, err, request_id = client.call(self.client, "GET", url, nil, "events")
+  if not page then return nil, err end
+  local list = page.stack_events or {}
+  if type(list) ~= "table" then return nil, bad_field("events", "stack_events", "array", request_id) end
+  for _, e in ipairs(list) do
+    if type(e) ~= "table" or type(e.event_type) ~= "string" then
+      return nil, bad_field("events", "stack_events[].event_type", "string", request_id)
+    end
+  end
+  local info = type(page.page_info) == "table" and page.page_info or {}
+  local next_marker = type(info.next_marker) == "string" and info.next_marker ~= "" and info.next_marker or nil
+  return list, next_marker
+end
+
+--- ListStackEvents: newest first; every page unless all = false (then also returns next_marker).
+function Stack:events(opts)
+  opts = check_opts("stack:events", opts, EVENT_OPTS)
+  if opts.deployment_id and (#opts.deployment_id > 128 or opts.deployment_id:find("[%c%s]")) then
+    error("rfs: stack:events: invalid deployment_id", 2)
+  end
+  local query = { stack_id = self.id, deployment_id = opts.deployment_id, filter = opts.filter,
+                  field = opts.field, limit = opts.limit, marker = opts.marker }
+  local out, seen = setmetatable({}, Events), {}
+  for _ = 1, MAX_PAGES do
+    local list, next_marker = events_page(self, query)
+    if not list then return nil, next_marker end
+    for _, e in ipairs(list) do out[#out + 1] = e end
+    if opts.all == false then return out, next_marker end
+    if not next_marker or #list == 0 or seen[next_marker] then break end
+    seen[next_marker] = true
+    query.marker = next_marker
+  end
+  return out
+end
+
+-- wait -----------------------------------------------------------------------------
+
+--- Blocks (or yields, inside OpenResty) until the last continue settles; see rfs.wait.
+function Stack:wait(opts)
+  return require("rfs.wait").wait(self, opts)
+end
+
+return stack

@@ -1,0 +1,48 @@
+rockspec_format = "3.0"
+package = "rfs"
+version = "scm-1"
+source = {
+  url = "git+https://example.invalid/lua-rfs.git",
+}
+description = {
+  summary = "Huawei Cloud Resource Formation Service (RFS) stack API client: recover failed deployments from Lua",
+  detailed = [[
+lua-rfs signs requests with SDK-HMAC-SHA256 in C (OpenSSL), speaks HTTP with
+libcurl (keep-alive), and adds retries, deployment-scoped waits, events and
+progress output in Lua. Runs on Lua 5.4, LuaJIT and inside OpenResty.
+]],
+  license = "Apache-2.0",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { library = "curl" },
+  OPENSSL = { header = "openssl/evp.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["rfs.core"] = {
+      sources = { "src/buf.c", "src/sign.c", "src/http.c", "src/client.c", "src/stack.c", "src/core.c" },
+      libraries = { "curl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      defines = {},
+    },
+    ["rfs"] = "lua/rfs/init.lua",
+    ["rfs.client"] = "lua/rfs/client.lua",
+    ["rfs.stack"] = "lua/rfs/stack.lua",
+    ["rfs.errors"] = "lua/rfs/errors.lua",
+    ["rfs.credentials"] = "lua/rfs/credentials.lua",
+    ["rfs.regions"] = "lua/rfs/regions.lua",
+  },
+  install = {
+    bin = {},
+  },
+}
+test = {
+  type = "command",
+  command = "make test",
+}

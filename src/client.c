@@ -1,0 +1,411 @@
+/* client.c - the Client userdata: credentials held in C, one libcurl handle.
+ *
+ * Lifecycle as in luaossl/luasocket: the userdata is created zeroed with its
+ * metatable set before anything is acquired, so a half-built client is always
+ * safe to collect; one idempotent release() serves close(), __gc and __close.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "rfs.h"
+
+static void wipe_free(char **p, size_t len)
+{
+    if (*p != NULL) {
+        OPENSSL_cleanse(*p, len);
+        free(*p);
+        *p = NULL;
+    }
+}
+
+static void client_release(rfs_client *c)
+{
+    rfs_http_release(&c->http);
+    rfs_http_response_free(&c->resp);
+    wipe_free(&c->sk, c->sk_len);
+    wipe_free(&c->token, c->token_len);
+    wipe_free(&c->ak, c->ak_len);
+    c->sk_len = c->token_len = c->ak_len = 0;
+    free(c->endpoint);
+    free(c->project_id);
+    free(c->region);
+    c->endpoint = c->project_id = c->region = NULL;
+    c->open = 0;
+}
+
+static rfs_client *check_client(lua_State *L, int idx)
+{
+    return (rfs_client *)luaL_checkudata(L, idx, RFS_CLIENT_MT);
+}
+
+rfs_client *rfs_client_check_open(lua_State *L, int idx)
+{
+    rfs_client *c = check_client(L, idx);
+    if (!c->open)
+        luaL_error(L, "rfs: this client is closed; create a new one with rfs.new{}");
+    return c;
+}
+
+/* Copies opts[key] (a string or nil) into C memory. */
+static char *dup_field(lua_State *L, int opts, const char *key, size_t *len, int required)
+{
+    size_t n = 0;
+    const char *s;
+    char *copy;
+
+    lua_getfield(L, opts, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (required)
+            luaL_error(L, "rfs: option '%s' is required", key);
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "rfs: option '%s' must be a string (got %s)", key, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, &n);
+    if (!rfs_header_value_ok(s, n))
+        luaL_error(L, "rfs: option '%s' contains CR, LF or NUL", key);
+    copy = malloc(n + 1);
+    if (copy == NULL)
+        luaL_error(L, "rfs: out of memory");
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    lua_pop(L, 1);
+    if (len)
+        *len = n;
+    return copy;
+}
+
+static double num_field(lua_State *L, int opts, const char *key, double dflt)
+{
+    double v;
+    lua_getfield(L, opts, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return dflt;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "rfs: option '%s' must be a number of seconds", key);
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v > 0 && v <= 86400))
+        luaL_error(L, "rfs: option '%s' must be between 0 and 86400 seconds", key);
+    return v;
+}
+
+static int bool_field(lua_State *L, int opts, const char *key, int dflt)
+{
+    int v = dflt;
+    lua_getfield(L, opts, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            luaL_error(L, "rfs: option '%s' must be a boolean", key);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* core.new_client{endpoint=, project_id=, region=, ak=, sk=, security_token=,
+ *                 timeout=, connect_timeout=, verify_tls=, ca_file=, proxy=} */
+int rfs_client_new(lua_State *L)
+{
+    rfs_client *c;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    c = (rfs_client *)rfs_newuserdata(L, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    rfs_http_response_init(&c->resp);
+    luaL_getmetatable(L, RFS_CLIENT_MT);
+    lua_setmetatable(L, -2);
+
+    c->endpoint = dup_field(L, 1, "endpoint", NULL, 1);
+    c->project_id = dup_field(L, 1, "project_id", NULL, 1);
+    c->region = dup_field(L, 1, "region", NULL, 0);
+    c->ak = dup_field(L, 1, "ak", &c->ak_len, 1);
+    c->sk = dup_field(L, 1, "sk", &c->sk_len, 1);
+    c->token = dup_field(L, 1, "security_token", &c->token_len, 0);
+    c->http.timeout_ms = (long)(num_field(L, 1, "timeout", 30) * 1000);
+    c->http.connect_timeout_ms = (long)(num_field(L, 1, "connect_timeout", 10) * 1000);
+    c->http.verify_tls = bool_field(L, 1, "verify_tls", 1);
+    c->http.ca_file = dup_field(L, 1, "ca_file", NULL, 0);
+    c->http.proxy = dup_field(L, 1, "proxy", NULL, 0);
+    if (c->ak_len == 0 || c->sk_len == 0)
+        return luaL_error(L, "rfs: ak and sk must not be empty");
+    if (!rfs_http_init(&c->http))
+        return luaL_error(L, "rfs: could not create a libcurl handle");
+    c->open = 1;
+    return 1;
+}
+
+static int client_close(lua_State *L)
+{
+    client_release(check_client(L, 1));
+    return 0;
+}
+
+static int client_gc(lua_State *L)
+{
+    client_release(check_client(L, 1));
+    return 0;
+}
+
+static int client_tostring(lua_State *L)
+{
+    rfs_client *c = check_client(L, 1);
+    if (!c->open) {
+        lua_pushstring(L, "rfs.Client(closed)");
+        return 1;
+    }
+    /* The AK is shown by its first four characters at most; the SK never. */
+    {
+        char prefix[5];
+        size_t n = c->ak_len > 4 ? 4 : c->ak_len;
+        memcpy(prefix, c->ak, n);
+        prefix[n] = '\0';
+        lua_pushfstring(L, "rfs.Client(%s, project=%s%s%s, ak=%s%s)", c->endpoint, c->project_id,
+                        c->region ? ", region=" : "", c->region ? c->region : "", prefix,
+                        c->ak_len > 4 ? "..." : "");
+    }
+    return 1;
+}
+
+static int client_eq(lua_State *L)
+{
+    lua_pushboolean(L, lua_touserdata(L, 1) == lua_touserdata(L, 2));
+    return 1;
+}
+
+static void push_opt_string(lua_State *L, const char *s)
+{
+    if (s != NULL)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+/* Fields first, then the methods table (upvalue 1). */
+static int client_index(lua_State *L)
+{
+    rfs_client *c = check_client(L, 1);
+    const char *key = lua_tostring(L, 2);
+
+    if (key != NULL && lua_type(L, 2) == LUA_TSTRING) {
+        if (strcmp(key, "endpoint") == 0) {
+            push_opt_string(L, c->endpoint);
+            return 1;
+        } else if (strcmp(key, "project_id") == 0) {
+            push_opt_string(L, c->project_id);
+            return 1;
+        } else if (strcmp(key, "region") == 0) {
+            push_opt_string(L, c->region);
+            return 1;
+        } else if (strcmp(key, "closed") == 0) {
+            lua_pushboolean(L, !c->open);
+            return 1;
+        } else if (strcmp(key, "timeout") == 0) {
+            lua_pushnumber(L, c->http.timeout_ms / 1000.0);
+            return 1;
+        }
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static int client_newindex(lua_State *L)
+{
+    return luaL_error(L, "rfs: client fields are read-only (tried to set '%s')", lua_tostring(L, 2));
+}
+
+typedef struct {
+    rfs_header headers[RFS_MAX_SIGN_HEADERS + 4];
+    size_t n;
+    rfs_sign_output signed_out;
+} rfs_request_headers;
+
+/* Adds the signing headers to r->headers; returns NULL or an error message. */
+static const char *sign_into(rfs_client *c, const char *method, const char *url, size_t url_len,
+                             const char *body, size_t body_len, rfs_request_headers *r)
+{
+    rfs_sign_input in;
+    const char *err = NULL;
+
+    memset(&in, 0, sizeof(in));
+    in.method = method;
+    in.url = url;
+    in.url_len = url_len;
+    in.headers = r->headers;
+    in.nheaders = r->n;
+    in.body = body;
+    in.body_len = body_len;
+    in.ak = c->ak;
+    in.ak_len = c->ak_len;
+    in.sk = c->sk;
+    in.sk_len = c->sk_len;
+    in.token = c->token;
+    in.token_len = c->token_len;
+    if (!rfs_sign(&in, &r->signed_out, &err))
+        return err;
+    r->headers[r->n++] = (rfs_header){ "X-Sdk-Date", 10, r->signed_out.date, 16 };
+    r->headers[r->n++] = (rfs_header){ "Authorization", 13, r->signed_out.authorization.p,
+                                       r->signed_out.authorization.len };
+    if (c->token != NULL)
+        r->headers[r->n++] = (rfs_header){ "X-Security-Token", 16, c->token, c->token_len };
+    return NULL;
+}
+
+/* client:_sign(method, url, headers, body) -> the headers to add */
+static int client_sign(lua_State *L)
+{
+    rfs_client *c = rfs_client_check_open(L, 1);
+    const char *method = luaL_checkstring(L, 2);
+    size_t url_len, body_len = 0;
+    const char *url = luaL_checklstring(L, 3, &url_len);
+    const char *body = luaL_optlstring(L, 5, "", &body_len);
+    rfs_request_headers r;
+    const char *err;
+
+    r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
+    rfs_sign_output_init(&r.signed_out);
+    err = sign_into(c, method, url, url_len, body, body_len, &r);
+    if (err != NULL) {
+        rfs_sign_output_free(&r.signed_out);
+        return luaL_error(L, "rfs: cannot sign: %s", err);
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, r.signed_out.date, 16);
+    lua_setfield(L, -2, "X-Sdk-Date");
+    lua_pushlstring(L, r.signed_out.authorization.p, r.signed_out.authorization.len);
+    lua_setfield(L, -2, "Authorization");
+    lua_pushlstring(L, r.signed_out.host.p, r.signed_out.host.len);
+    lua_setfield(L, -2, "Host");
+    if (c->token != NULL) {
+        lua_pushlstring(L, c->token, c->token_len);
+        lua_setfield(L, -2, "X-Security-Token");
+    }
+    rfs_sign_output_free(&r.signed_out);
+    return 1;
+}
+
+/* "Name: value\r\n" lines -> { ["name"] = "value" } (repeated names joined with ", "). */
+static void push_response_headers(lua_State *L, const rfs_buf *raw)
+{
+    const char *p = raw->p, *end = raw->p + raw->len;
+    lua_newtable(L);
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end, *colon, *v;
+        size_t i, name_len;
+        char name[128];
+
+        if (line_end > p && line_end[-1] == '\r')
+            line_end--;
+        colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon != NULL && colon > p && (size_t)(colon - p) < sizeof(name) && strncmp(p, "HTTP/", 5) != 0) {
+            name_len = (size_t)(colon - p);
+            for (i = 0; i < name_len; i++)
+                name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+            v = colon + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            lua_pushlstring(L, name, name_len);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(line_end - v));
+            } else {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(line_end - v));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+}
+
+/* client:_http(method, url, headers, body, sign)
+ *   -> status, headers, body | nil, kind, message, sent */
+static int client_http(lua_State *L)
+{
+    rfs_client *c = rfs_client_check_open(L, 1);
+    const char *method = luaL_checkstring(L, 2);
+    size_t url_len, body_len = 0;
+    const char *url = luaL_checklstring(L, 3, &url_len);
+    const char *body = luaL_optlstring(L, 5, "", &body_len);
+    int sign = lua_toboolean(L, 6);
+    rfs_request_headers r;
+    const char *err = NULL;
+    int ok;
+
+    r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
+    rfs_sign_output_init(&r.signed_out);
+    if (sign)
+        err = sign_into(c, method, url, url_len, body, body_len, &r);
+    if (err != NULL) {
+        rfs_sign_output_free(&r.signed_out);
+        return luaL_error(L, "rfs: cannot sign: %s", err);
+    }
+    /* libcurl runs with no Lua error possible; results stay in C until it returns. */
+    c->resp.body.len = 0;
+    c->resp.headers.len = 0;
+    c->resp.status = 0;
+    c->resp.error_kind = NULL;
+    c->resp.error_message[0] = '\0';
+    c->resp.sent = 0;
+    ok = rfs_http_perform(&c->http, method, url, r.headers, r.n, body, body_len, &c->resp);
+    rfs_sign_output_free(&r.signed_out);
+    if (!ok) {
+        lua_pushnil(L);
+        lua_pushstring(L, c->resp.error_kind ? c->resp.error_kind : "network");
+        lua_pushstring(L, c->resp.error_message);
+        lua_pushboolean(L, c->resp.sent);
+        return 4;
+    }
+    lua_pushinteger(L, (lua_Integer)c->resp.status);
+    push_response_headers(L, &c->resp.headers);
+    lua_pushlstring(L, c->resp.body.p ? c->resp.body.p : "", c->resp.body.len);
+    return 3;
+}
+
+void rfs_client_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "close", client_close },
+        { "_sign", client_sign },
+        { "_http", client_http },
+        { "_stack", rfs_stack_new },
+        { NULL, NULL },
+    };
+
+    if (!luaL_newmetatable(L, RFS_CLIENT_MT)) { /* already registered by an earlier load */
+        lua_pop(L, 1);
+        return;
+    }
+    rfs_newlib(L, methods); /* the methods table, extended by lua/rfs/client.lua */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, client_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, client_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, client_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, client_eq);
+    lua_setfield(L, -2, "__eq");
+    lua_pushcfunction(L, client_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, client_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushliteral(L, "rfs.Client");
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "rfs: the metatable of a client is protected");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}

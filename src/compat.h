@@ -1,0 +1,67 @@
+/* compat.h - every Lua 5.1 (LuaJIT) / 5.4 difference lua-rfs needs, in one place.
+ *
+ * The shims are prefixed rfs_ so they never clash with what LuaJIT already
+ * declares (luaL_setfuncs, luaL_testudata exist there as 5.2 extensions).
+ */
+#ifndef RFS_COMPAT_H
+#define RFS_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM >= 502
+#define rfs_rawlen(L, i) lua_rawlen((L), (i))
+#else
+#define rfs_rawlen(L, i) lua_objlen((L), (i))
+#endif
+
+/* A full userdata with room for one user value. */
+#if LUA_VERSION_NUM >= 504
+#define rfs_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 1)
+#else
+#define rfs_newuserdata(L, sz) lua_newuserdata((L), (sz))
+#endif
+
+/* The user value is always a table (Lua 5.1 environments must be tables). */
+static inline void rfs_setuservalue(lua_State *L, int idx)
+{
+#if LUA_VERSION_NUM >= 504
+    lua_setiuservalue(L, idx, 1);
+#elif LUA_VERSION_NUM >= 502
+    lua_setuservalue(L, idx);
+#else
+    lua_setfenv(L, idx);
+#endif
+}
+
+static inline void rfs_getuservalue(lua_State *L, int idx)
+{
+#if LUA_VERSION_NUM >= 504
+    lua_getiuservalue(L, idx, 1);
+#elif LUA_VERSION_NUM >= 502
+    lua_getuservalue(L, idx);
+#else
+    lua_getfenv(L, idx);
+#endif
+}
+
+static inline void rfs_setfuncs(lua_State *L, const luaL_Reg *l)
+{
+    for (; l->name != NULL; l++) {
+        lua_pushcfunction(L, l->func);
+        lua_setfield(L, -2, l->name);
+    }
+}
+
+static inline void rfs_newlib(lua_State *L, const luaL_Reg *l)
+{
+    lua_newtable(L);
+    rfs_setfuncs(L, l);
+}
+
+static inline int rfs_absindex(lua_State *L, int idx)
+{
+    return (idx > 0 || idx <= LUA_REGISTRYINDEX) ? idx : lua_gettop(L) + idx + 1;
+}
+
+#endif

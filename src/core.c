@@ -1,0 +1,249 @@
+/* core.c - luaopen_rfs_core: the module table of the C core.
+ *
+ *   core.sign{method, url, headers, body, ak, sk, security_token, date} -> headers, canonical
+ *   core.new_client{...}        -> Client (see client.c)
+ *   core.uuid4()                -> a random UUID v4 (OpenSSL CSPRNG)
+ *   core.uri_encode(s)          -> RFC 3986 percent-encoding
+ *   core.monotonic()            -> seconds on a monotonic clock
+ *   core.now()                  -> seconds since the epoch (wall clock)
+ *   core.sleep(seconds)         -> sleeps without spinning
+ *   core.Client, core.Stack     -> the method tables the Lua layer extends
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "rfs.h"
+
+size_t rfs_headers_from_table(lua_State *L, int idx, rfs_header *out, size_t max, const char *argname)
+{
+    size_t n = 0;
+
+    idx = rfs_absindex(L, idx);
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "rfs: %s must be a table of name = value strings", argname);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        size_t nl, vl;
+        const char *name, *value;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "rfs: %s must map header names to string values", argname);
+        if (n >= max)
+            luaL_error(L, "rfs: too many %s (at most %d)", argname, (int)max);
+        name = lua_tolstring(L, -2, &nl);
+        value = lua_tolstring(L, -1, &vl);
+        if (!rfs_header_name_ok(name, nl))
+            luaL_error(L, "rfs: header name '%s' is not a valid HTTP token", name);
+        if (!rfs_header_value_ok(value, vl))
+            luaL_error(L, "rfs: header '%s' contains CR, LF or NUL in its value", name);
+        /* Both strings stay referenced by the table, which stays on the stack. */
+        out[n].name = name;
+        out[n].name_len = nl;
+        out[n].value = value;
+        out[n].value_len = vl;
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+static const char *SIGN_KEYS[] = { "method", "url", "headers", "body", "ak", "sk", "security_token", "date", NULL };
+
+static void check_known_keys(lua_State *L, int idx, const char **known, const char *fname)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int i, found = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (i = 0; known[i] != NULL && !found; i++)
+                found = strcmp(lua_tostring(L, -2), known[i]) == 0;
+        if (!found)
+            luaL_error(L, "rfs: %s: unknown option '%s'", fname,
+                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+        lua_pop(L, 1);
+    }
+}
+
+static const char *string_field(lua_State *L, int idx, const char *key, size_t *len, int required)
+{
+    const char *s;
+    lua_getfield(L, idx, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (required)
+            luaL_error(L, "rfs.sign: '%s' is required", key);
+        *len = 0;
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "rfs.sign: '%s' must be a string (got %s)", key, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* still referenced by the argument table */
+    return s;
+}
+
+static int valid_method(const char *m)
+{
+    size_t i, n = strlen(m);
+    if (n == 0 || n > 16)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (m[i] < 'A' || m[i] > 'Z')
+            return 0;
+    return 1;
+}
+
+static int core_sign(lua_State *L)
+{
+    rfs_header headers[RFS_MAX_SIGN_HEADERS];
+    rfs_sign_input in;
+    rfs_sign_output out;
+    const char *err;
+    size_t method_len, date_len;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known_keys(L, 1, SIGN_KEYS, "rfs.sign");
+    memset(&in, 0, sizeof(in));
+    in.method = string_field(L, 1, "method", &method_len, 1);
+    if (!valid_method(in.method))
+        return luaL_error(L, "rfs.sign: 'method' must be an upper-case HTTP method such as GET");
+    in.url = string_field(L, 1, "url", &in.url_len, 1);
+    in.body = string_field(L, 1, "body", &in.body_len, 0);
+    in.ak = string_field(L, 1, "ak", &in.ak_len, 1);
+    in.sk = string_field(L, 1, "sk", &in.sk_len, 1);
+    in.token = string_field(L, 1, "security_token", &in.token_len, 0);
+    in.date = string_field(L, 1, "date", &date_len, 0);
+    lua_getfield(L, 1, "headers");
+    in.headers = headers;
+    in.nheaders = rfs_headers_from_table(L, -1, headers, RFS_MAX_SIGN_HEADERS, "headers");
+
+    rfs_sign_output_init(&out);
+    if (!rfs_sign(&in, &out, &err)) {
+        rfs_sign_output_free(&out);
+        return luaL_error(L, "rfs.sign: %s", err);
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, out.date, 16);
+    lua_setfield(L, -2, "X-Sdk-Date");
+    lua_pushlstring(L, out.authorization.p, out.authorization.len);
+    lua_setfield(L, -2, "Authorization");
+    lua_pushlstring(L, out.host.p, out.host.len);
+    lua_setfield(L, -2, "Host");
+    if (in.token != NULL) {
+        lua_pushlstring(L, in.token, in.token_len);
+        lua_setfield(L, -2, "X-Security-Token");
+    }
+    lua_pushlstring(L, out.canonical.p, out.canonical.len);
+    rfs_sign_output_free(&out);
+    return 2;
+}
+
+static int core_uuid4(lua_State *L)
+{
+    unsigned char b[16];
+    char s[37];
+    static const char hex[] = "0123456789abcdef";
+    int i, j = 0;
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return luaL_error(L, "rfs: the system random generator failed");
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            s[j++] = '-';
+        s[j++] = hex[b[i] >> 4];
+        s[j++] = hex[b[i] & 15];
+    }
+    s[36] = '\0';
+    lua_pushlstring(L, s, 36);
+    return 1;
+}
+
+static int core_uri_encode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    rfs_buf b;
+    rfs_buf_init(&b);
+    if (!rfs_uri_encode(&b, s, n)) {
+        rfs_buf_free(&b);
+        return luaL_error(L, "rfs: out of memory");
+    }
+    lua_pushlstring(L, b.p ? b.p : "", b.len);
+    rfs_buf_free(&b);
+    return 1;
+}
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int core_monotonic(lua_State *L)
+{
+    lua_pushnumber(L, clock_seconds(CLOCK_MONOTONIC));
+    return 1;
+}
+
+static int core_now(lua_State *L)
+{
+    lua_pushnumber(L, clock_seconds(CLOCK_REALTIME));
+    return 1;
+}
+
+static int core_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    struct timespec req, rem;
+
+    if (!(s > 0))
+        return 0;
+    if (s > 86400)
+        s = 86400;
+    req.tv_sec = (time_t)s;
+    req.tv_nsec = (long)((s - (double)req.tv_sec) * 1e9);
+    while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+        req = rem;
+    return 0;
+}
+
+static void push_methods(lua_State *L, const char *mt)
+{
+    luaL_getmetatable(L, mt);
+    lua_getfield(L, -1, "methods");
+    lua_remove(L, -2);
+}
+
+int luaopen_rfs_core(lua_State *L)
+{
+    static const luaL_Reg functions[] = {
+        { "sign", core_sign },
+        { "new_client", rfs_client_new },
+        { "uuid4", core_uuid4 },
+        { "uri_encode", core_uri_encode },
+        { "monotonic", core_monotonic },
+        { "now", core_now },
+        { "sleep", core_sleep },
+        { NULL, NULL },
+    };
+
+    if (!rfs_http_global_init())
+        return luaL_error(L, "rfs: libcurl global initialisation failed");
+    rfs_client_register(L);
+    rfs_stack_register(L);
+    rfs_newlib(L, functions);
+    push_methods(L, RFS_CLIENT_MT);
+    lua_setfield(L, -2, "Client");
+    push_methods(L, RFS_STACK_MT);
+    lua_setfield(L, -2, "Stack");
+    lua_pushliteral(L, RFS_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,239 @@
+/* http.c - the libcurl side of lua-rfs: one easy handle per client, reused so
+ * that consecutive calls share one keep-alive connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+int rfs_http_global_init(void)
+{
+    static int done = 0;
+    if (!done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return 0;
+        done = 1;
+    }
+    return 1;
+}
+
+int rfs_http_init(rfs_http *h)
+{
+    h->curl = curl_easy_init();
+    return h->curl != NULL;
+}
+
+void rfs_http_release(rfs_http *h)
+{
+    if (h->curl != NULL) {
+        curl_easy_cleanup((CURL *)h->curl);
+        h->curl = NULL;
+    }
+    free(h->ca_file);
+    h->ca_file = NULL;
+    free(h->proxy);
+    h->proxy = NULL;
+}
+
+void rfs_http_response_init(rfs_http_response *r)
+{
+    memset(r, 0, sizeof(*r));
+    rfs_buf_init(&r->headers);
+    rfs_buf_init(&r->body);
+}
+
+void rfs_http_response_free(rfs_http_response *r)
+{
+    rfs_buf_free(&r->headers);
+    rfs_buf_free(&r->body);
+}
+
+typedef struct {
+    rfs_http_response *r;
+    int too_large;
+} rfs_sink;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    rfs_sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->r->body.len + n > RFS_MAX_RESPONSE_BYTES) {
+        s->too_large = 1;
+        return 0;
+    }
+    return rfs_buf_add(&s->r->body, data, n) ? n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    rfs_sink *s = ud;
+    size_t n = size * nmemb;
+    /* A new status line (after 100 Continue, or a proxy's CONNECT answer) starts over. */
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        s->r->headers.len = 0;
+    if (s->r->headers.len + n > RFS_MAX_RESPONSE_HEADER_BYTES) {
+        s->too_large = 1;
+        return 0;
+    }
+    return rfs_buf_add(&s->r->headers, data, n) ? n : 0;
+}
+
+static const char *error_kind(CURLcode code)
+{
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return "tls";
+    default:
+        return "network";
+    }
+}
+
+static int apply_options(rfs_http *h, CURL *c)
+{
+    int ok = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->verify_tls ? 1L : 0L) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->verify_tls ? 2L : 0L) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+#if LIBCURL_VERSION_NUM >= 0x075500
+             curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+#else
+             curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK &&
+#endif
+             curl_easy_setopt(c, CURLOPT_USERAGENT, "lua-rfs/0.1") == CURLE_OK;
+    if (ok && h->ca_file != NULL)
+        ok = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file) == CURLE_OK;
+    /* An explicit empty proxy keeps curl from reading http_proxy from the environment. */
+    if (ok)
+        ok = curl_easy_setopt(c, CURLOPT_PROXY, h->proxy != NULL ? h->proxy : "") == CURLE_OK;
+    return ok;
+}
+
+static int apply_method(CURL *c, const char *method, const char *body, size_t body_len)
+{
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    if (strcmp(method, "GET") == 0 && body_len == 0)
+        return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    if (strcmp(method, "HEAD") == 0)
+        return curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK;
+    if (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "") != CURLE_OK)
+        return 0;
+    if (strcmp(method, "POST") != 0)
+        return curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+    return 1;
+}
+
+static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, int *ok)
+{
+    struct curl_slist *list = NULL, *next;
+    size_t i;
+    rfs_buf line;
+
+    *ok = 1;
+    rfs_buf_init(&line);
+    for (i = 0; i < n && *ok; i++) {
+        line.len = 0;
+        *ok = rfs_buf_add(&line, headers[i].name, headers[i].name_len) &&
+              rfs_buf_adds(&line, headers[i].value_len ? ": " : ";") &&
+              rfs_buf_add(&line, headers[i].value, headers[i].value_len);
+        if (*ok) {
+            next = curl_slist_append(list, line.p);
+            *ok = next != NULL;
+            if (*ok)
+                list = next;
+        }
+    }
+    /* Never let curl add "Expect: 100-continue" or its own Accept. */
+    if (*ok) {
+        next = curl_slist_append(list, "Expect:");
+        *ok = next != NULL;
+        if (*ok)
+            list = next;
+    }
+    rfs_buf_free(&line);
+    return list;
+}
+
+static void fail(rfs_http_response *r, const char *kind, const char *fmt, const char *detail)
+{
+    r->error_kind = kind;
+    snprintf(r->error_message, sizeof(r->error_message), fmt, detail);
+}
+
+int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs_header *headers,
+                     size_t nheaders, const char *body, size_t body_len, rfs_http_response *r)
+{
+    CURL *c = h->curl;
+    struct curl_slist *list;
+    char errbuf[CURL_ERROR_SIZE];
+    rfs_sink sink = { r, 0 };
+    CURLcode code;
+    double pretransfer = 0;
+    int ok;
+
+    if (c == NULL) {
+        fail(r, "network", "%s", "the client is closed");
+        return 0;
+    }
+    list = build_header_list(headers, nheaders, &ok);
+    errbuf[0] = '\0';
+    ok = ok && apply_options(h, c) && apply_method(c, method, body, body_len) &&
+         curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink) == CURLE_OK;
+    if (!ok) {
+        curl_slist_free_all(list);
+        fail(r, "network", "%s", "could not set up the HTTP request (out of memory?)");
+        return 0;
+    }
+    code = curl_easy_perform(c);
+    /* Drop every pointer into this call's stack frame before returning. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_slist_free_all(list);
+    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME, &pretransfer);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->total_time);
+    r->sent = pretransfer > 0;
+    if (code != CURLE_OK) {
+        if (sink.too_large)
+            fail(r, "decode", "%s", "the response is larger than lua-rfs accepts (16 MiB body, 64 KiB headers)");
+        else
+            fail(r, error_kind(code), "%s", errbuf[0] ? errbuf : curl_easy_strerror(code));
+        if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+            code == CURLE_COULDNT_RESOLVE_PROXY)
+            r->sent = 0;
+        return 0;
+    }
+    if (r->body.failed || r->headers.failed) {
+        fail(r, "decode", "%s", "out of memory while reading the response");
+        return 0;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    return 1;
+}

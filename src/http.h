@@ -1,0 +1,45 @@
+/* http.h - one libcurl easy handle per client, reused for keep-alive.
+ * Pure C: collects the whole response in C buffers; no Lua API here. */
+#ifndef RFS_HTTP_H
+#define RFS_HTTP_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "sign.h"
+
+#define RFS_MAX_RESPONSE_BYTES (16u * 1024u * 1024u)
+#define RFS_MAX_RESPONSE_HEADER_BYTES (64u * 1024u)
+
+typedef struct {
+    void *curl;               /* CURL * */
+    long timeout_ms;
+    long connect_timeout_ms;
+    int verify_tls;
+    char *ca_file;            /* owned, may be NULL */
+    char *proxy;              /* owned, may be NULL */
+} rfs_http;
+
+typedef struct {
+    long status;              /* HTTP status, 0 when no response */
+    rfs_buf headers;          /* raw "Name: value\r\n" lines of the final response */
+    rfs_buf body;
+    const char *error_kind;   /* NULL on success: "network", "timeout", "tls", "decode" */
+    char error_message[256];
+    int sent;                 /* the request may have reached the server */
+    double total_time;
+} rfs_http_response;
+
+int rfs_http_init(rfs_http *h);
+void rfs_http_release(rfs_http *h);
+void rfs_http_response_init(rfs_http_response *r);
+void rfs_http_response_free(rfs_http_response *r);
+
+/* Performs one request. Returns 1 when an HTTP response arrived, 0 otherwise
+ * (r->error_kind and r->error_message say why). */
+int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs_header *headers,
+                     size_t nheaders, const char *body, size_t body_len, rfs_http_response *r);
+
+/* Global libcurl initialisation (idempotent, call once at module load). */
+int rfs_http_global_init(void);
+
+#endif

@@ -1,0 +1,40 @@
+/* rfs.h - what the Lua-facing C files share. */
+#ifndef RFS_H
+#define RFS_H
+
+#include "compat.h"
+#include "http.h"
+#include "sign.h"
+
+#define RFS_VERSION "0.1.0"
+#define RFS_CLIENT_MT "rfs.Client"
+#define RFS_STACK_MT "rfs.Stack"
+
+typedef struct {
+    rfs_http http;
+    rfs_http_response resp;  /* reused between calls; freed on release */
+    char *ak;
+    size_t ak_len;
+    char *sk;
+    size_t sk_len;
+    char *token;
+    size_t token_len;
+    char *endpoint;
+    char *project_id;
+    char *region;
+    int open;                /* 1 between a successful construction and close() */
+} rfs_client;
+
+/* client.c */
+void rfs_client_register(lua_State *L);
+int rfs_client_new(lua_State *L);
+rfs_client *rfs_client_check_open(lua_State *L, int idx);
+
+/* stack.c */
+void rfs_stack_register(lua_State *L);
+int rfs_stack_new(lua_State *L);
+
+/* headers.c: a Lua table of headers as an rfs_header array (valid while the table is on the stack) */
+size_t rfs_headers_from_table(lua_State *L, int idx, rfs_header *out, size_t max, const char *argname);
+
+#endif
