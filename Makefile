@@ -74,3 +74,22 @@ install: all
 
 clean:
 	rm -rf build
+
+# ---- reliability: sanitizers, valgrind, fuzzing (make check runs them all) ----
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build/fuzz
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: fuzz sanitize memcheck check
+
+$(FUZZ_DIR)/fuzz_sign: spec/fuzz/fuzz_sign.c src/sign.c src/buf.c $(HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags openssl) \
+	  spec/fuzz/fuzz_sign.c src/sign.c src/buf.c -o $@ $(shell pkg-config --libs openssl)
+
+fuzz: deps $(FUZZ_DIR)/fuzz_sign
+	@mkdir -p $(FUZZ_DIR)/corpus
+	@$(FUZZ_DIR)/fuzz_sign -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus spec/fuzz/corpus > $(FUZZ_DIR)/fuzz.log 2>&1; rc=$$?; \
+	  grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/fuzz.log; \
+	  if [ $$rc -eq 0 ]; then echo "fuzz: no crash in $(FUZZ_SECONDS) s"; else echo "fuzz: FAILED, see $(FUZZ_DIR)/fuzz.log"; fi; exit $$rc
