@@ -15,7 +15,8 @@ else
   LUA_ABI := $(patsubst lua%,%,$(LUA))
 endif
 
-BUILD := build/$(LUA)
+VARIANT ?=
+BUILD := build/$(LUA)$(VARIANT)
 SRCS := src/buf.c src/sign.c src/http.c src/client.c src/stack.c src/core.c
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard src/*.h)
@@ -93,3 +94,12 @@ fuzz: deps $(FUZZ_DIR)/fuzz_sign
 	  $(FUZZ_DIR)/corpus spec/fuzz/corpus > $(FUZZ_DIR)/fuzz.log 2>&1; rc=$$?; \
 	  grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/fuzz.log; \
 	  if [ $$rc -eq 0 ]; then echo "fuzz: no crash in $(FUZZ_SECONDS) s"; else echo "fuzz: FAILED, see $(FUZZ_DIR)/fuzz.log"; fi; exit $$rc
+
+# The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
+SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua
+sanitize: deps
+	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
+	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  busted --lua=lua5.4 --cpath='./build/lua5.4-asan/?.so' $(wildcard $(SAN_SPECS)) \
+	  && echo "sanitize: no AddressSanitizer/UBSan report"
