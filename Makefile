@@ -103,3 +103,15 @@ sanitize: deps
 	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  busted --lua=lua5.4 --cpath='./build/lua5.4-asan/?.so' $(wildcard $(SAN_SPECS)) \
 	  && echo "sanitize: no AddressSanitizer/UBSan report"
+
+# valgrind over MEMCHECK_CALLS metadata calls through the real libcurl path.
+MEMCHECK_CALLS ?= 10000
+memcheck: deps all
+	@command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)"; exit 1; }
+	@d=$$(mktemp -d); LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" lua5.4 spec/tools/fixed_server.lua $$d/port & spid=$$!; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do [ -s $$d/port ] && break; sleep 0.2; done; \
+	  LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./build/lua5.4/?.so;;" \
+	  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=9 lua5.4 spec/tools/memcheck.lua $$(cat $$d/port) $(MEMCHECK_CALLS); rc=$$?; \
+	  kill $$spid; rm -rf $$d; \
+	  if [ $$rc -eq 0 ]; then echo "memcheck: no leak, no invalid access"; else echo "memcheck: FAILED ($$rc)"; fi; exit $$rc
