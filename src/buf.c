@@ -13,7 +13,7 @@ void rfs_buf_init(rfs_buf *b)
     b->failed = 0;
 }
 
-static int rfs_buf_reserve(rfs_buf *b, size_t extra)
+int rfs_buf_reserve(rfs_buf *b, size_t extra)
 {
     size_t need, cap;
     char *p;
@@ -37,7 +37,7 @@ static int rfs_buf_reserve(rfs_buf *b, size_t extra)
     }
     if (b->p != NULL) {
         memcpy(p, b->p, b->len);
-        OPENSSL_cleanse(b->p, b->cap);
+        OPENSSL_cleanse(b->p, b->len);
         free(b->p);
     }
     b->p = p;
@@ -66,10 +66,11 @@ int rfs_buf_addc(rfs_buf *b, char c)
     return rfs_buf_add(b, &c, 1);
 }
 
+/* Only the first len bytes were ever written: wiping them wipes every secret. */
 void rfs_buf_free(rfs_buf *b)
 {
     if (b->p != NULL) {
-        OPENSSL_cleanse(b->p, b->cap);
+        OPENSSL_cleanse(b->p, b->len);
         free(b->p);
     }
     rfs_buf_init(b);

@@ -12,6 +12,8 @@ typedef struct {
 } rfs_buf;
 
 void rfs_buf_init(rfs_buf *b);
+/* Room for extra more bytes (and a NUL) without another allocation. */
+int rfs_buf_reserve(rfs_buf *b, size_t extra);
 int rfs_buf_add(rfs_buf *b, const char *s, size_t n);
 int rfs_buf_adds(rfs_buf *b, const char *s);
 int rfs_buf_addc(rfs_buf *b, char c);

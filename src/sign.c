@@ -13,8 +13,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 #include "sign.h"
 
@@ -32,16 +30,16 @@ typedef struct {
 } rfs_url;
 
 typedef struct {
-    char *name;      /* lower case, owned */
+    const char *name; /* lower case, in the names scratch buffer */
     size_t name_len;
     const char *value;
     size_t value_len;
 } rfs_canon_header;
 
 typedef struct {
-    char *key;
+    const char *key;
     size_t key_len;
-    char *value;
+    const char *value;
     size_t value_len;
 } rfs_query_pair;
 
@@ -70,10 +68,67 @@ static void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* OpenSSL 3 looks an algorithm up (under a lock) on every one-shot call;
+ * fetch SHA-256 once and reuse it. */
+static const EVP_MD *sha256_md(void)
+{
+    static EVP_MD *md = NULL;
+    if (md == NULL)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return md;
+}
+
+/* One digest context per thread, reused; EVP_DigestInit_ex resets it, and
+ * EVP_DigestFinal_ex leaves no key-derived state in it that a later call could see. */
+static EVP_MD_CTX *digest_ctx(void)
+{
+    static __thread EVP_MD_CTX *ctx = NULL;
+    if (ctx == NULL)
+        ctx = EVP_MD_CTX_new();
+    return ctx;
+}
+
+static int sha256_parts(const void *a, size_t an, const void *b, size_t bn, unsigned char out[32])
+{
+    EVP_MD_CTX *ctx = digest_ctx();
+    unsigned int len = 0;
+    return ctx != NULL && sha256_md() != NULL && EVP_DigestInit_ex(ctx, sha256_md(), NULL) == 1 &&
+           EVP_DigestUpdate(ctx, a, an) == 1 && (bn == 0 || EVP_DigestUpdate(ctx, b, bn) == 1) &&
+           EVP_DigestFinal_ex(ctx, out, &len) == 1;
+}
+
+/* HMAC-SHA256 (RFC 2104) on the prefetched digest; key material is wiped. */
+static int hmac_sha256(const char *key, size_t key_len, const char *msg, size_t msg_len,
+                       unsigned char out[32])
+{
+    unsigned char k[64], pad[64], inner[32];
+    size_t i;
+    int ok = 1;
+
+    memset(k, 0, sizeof(k));
+    if (key_len > sizeof(k))
+        ok = sha256_parts(key, key_len, NULL, 0, k);
+    else
+        memcpy(k, key, key_len);
+    for (i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    ok = ok && sha256_parts(pad, 64, msg, msg_len, inner);
+    for (i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ok = ok && sha256_parts(pad, 64, inner, 32, out);
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    return ok;
+}
+
 void rfs_sha256_hex(const char *data, size_t n, char out[65])
 {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)data, n, md);
+    unsigned char md[32];
+    if (!sha256_parts(data, n, NULL, 0, md)) {
+        out[0] = '\0';
+        return;
+    }
     hex_encode(md, sizeof(md), out);
 }
 
@@ -86,17 +141,22 @@ static int is_unreserved(unsigned char c)
 int rfs_uri_encode(rfs_buf *out, const char *s, size_t n)
 {
     size_t i;
+    char *w;
+    if (n > ((size_t)-1) / 4 || !rfs_buf_reserve(out, 3 * n))
+        return 0;
+    w = out->p + out->len;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_unreserved(c)) {
-            if (!rfs_buf_addc(out, (char)c))
-                return 0;
+            *w++ = (char)c;
         } else {
-            char esc[3] = { '%', HEX_UPPER[c >> 4], HEX_UPPER[c & 15] };
-            if (!rfs_buf_add(out, esc, 3))
-                return 0;
+            *w++ = '%';
+            *w++ = HEX_UPPER[c >> 4];
+            *w++ = HEX_UPPER[c & 15];
         }
     }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = '\0';
     return 1;
 }
 
@@ -111,20 +171,24 @@ static int hex_value(unsigned char c)
 int rfs_uri_decode(rfs_buf *out, const char *s, size_t n)
 {
     size_t i;
+    char *w;
+    if (!rfs_buf_reserve(out, n))
+        return 0;
+    w = out->p + out->len;
     for (i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n) {
             int hi = hex_value((unsigned char)s[i + 1]);
             int lo = hex_value((unsigned char)s[i + 2]);
             if (hi >= 0 && lo >= 0) {
-                if (!rfs_buf_addc(out, (char)(hi * 16 + lo)))
-                    return 0;
+                *w++ = (char)(hi * 16 + lo);
                 i += 2;
                 continue;
             }
         }
-        if (!rfs_buf_addc(out, s[i]))
-            return 0;
+        *w++ = s[i];
     }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = '\0';
     return 1;
 }
 
@@ -232,20 +296,6 @@ static int query_pair_cmp(const void *pa, const void *pb)
     return c != 0 ? c : bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 
-static char *decode_dup(const char *s, size_t n, size_t *out_len)
-{
-    rfs_buf b;
-    char *r;
-    rfs_buf_init(&b);
-    if (!rfs_uri_decode(&b, s, n) || !rfs_buf_addc(&b, '\0')) {
-        rfs_buf_free(&b);
-        return NULL;
-    }
-    *out_len = b.len - 1;
-    r = b.p; /* ownership moves to the caller */
-    return r;
-}
-
 static size_t count_pairs(const char *q, size_t n)
 {
     size_t i, count = 1;
@@ -255,37 +305,50 @@ static size_t count_pairs(const char *q, size_t n)
     return count;
 }
 
+/* Decodes s into scratch, whose room was reserved up front (decoding never
+ * grows a string), so the pointer stays valid. */
+static const char *decode_into(rfs_buf *scratch, const char *s, size_t n, size_t *out_len)
+{
+    size_t before = scratch->len;
+    rfs_uri_decode(scratch, s, n);
+    *out_len = scratch->len - before;
+    return scratch->p + before;
+}
+
+#define RFS_QUERY_PAIRS_ON_STACK 32
+
 /* Keys sorted, a repeated key's values sorted, both RFC 3986 encoded. */
 static int canonical_query(rfs_buf *out, const char *q, size_t n)
 {
-    rfs_query_pair *pairs;
+    rfs_query_pair stack_pairs[RFS_QUERY_PAIRS_ON_STACK], *pairs = stack_pairs;
     size_t npairs = 0, cap, i, start = 0;
+    rfs_buf scratch;
     int ok = 1;
 
     if (q == NULL || n == 0)
         return 1;
     cap = count_pairs(q, n);
-    pairs = calloc(cap, sizeof(*pairs));
-    if (pairs == NULL)
+    if (cap > RFS_QUERY_PAIRS_ON_STACK && (pairs = calloc(cap, sizeof(*pairs))) == NULL)
         return 0;
+    rfs_buf_init(&scratch);
+    ok = rfs_buf_reserve(&scratch, n + 1);
     for (i = 0; i <= n && ok; i++) {
         if (i == n || q[i] == '&') {
             const char *item = q + start, *eq;
             size_t len = i - start;
+            rfs_query_pair *pr = &pairs[npairs];
             start = i + 1;
             if (len == 0)
                 continue;
             eq = memchr(item, '=', len);
-            rfs_query_pair *pr = &pairs[npairs];
-            if (eq != NULL) {
-                pr->key = decode_dup(item, (size_t)(eq - item), &pr->key_len);
-                pr->value = decode_dup(eq + 1, len - (size_t)(eq - item) - 1, &pr->value_len);
-            } else {
-                pr->key = decode_dup(item, len, &pr->key_len);
-                pr->value = decode_dup("", 0, &pr->value_len);
-            }
+            if (eq == NULL)
+                eq = item + len;
+            pr->key = decode_into(&scratch, item, (size_t)(eq - item), &pr->key_len);
+            pr->value = eq < item + len ? decode_into(&scratch, eq + 1, len - (size_t)(eq - item) - 1, &pr->value_len)
+                                        : "";
+            if (eq == item + len)
+                pr->value_len = 0;
             npairs++;
-            ok = pr->key != NULL && pr->value != NULL;
         }
     }
     if (ok)
@@ -296,11 +359,9 @@ static int canonical_query(rfs_buf *out, const char *q, size_t n)
              rfs_buf_addc(out, '=') &&
              rfs_uri_encode(out, pairs[i].value, pairs[i].value_len);
     }
-    for (i = 0; i < npairs; i++) {
-        free(pairs[i].key);
-        free(pairs[i].value);
-    }
-    free(pairs);
+    rfs_buf_free(&scratch);
+    if (pairs != stack_pairs)
+        free(pairs);
     return ok;
 }
 
@@ -320,17 +381,21 @@ static void trim(const char **v, size_t *n)
         (*n)--;
 }
 
-static int add_canon_header(rfs_canon_header *h, size_t *count, const char *name, size_t name_len,
-                            const char *value, size_t value_len)
+/* names has room reserved for every name up front, so the pointers stay valid. */
+static int add_canon_header(rfs_canon_header *h, size_t *count, rfs_buf *names, const char *name,
+                            size_t name_len, const char *value, size_t value_len)
 {
     size_t i;
     rfs_canon_header *e = &h[*count];
-    e->name = malloc(name_len + 1);
-    if (e->name == NULL)
+    char *w;
+    if (names->len + name_len + 1 > names->cap)
         return 0;
+    w = names->p + names->len;
     for (i = 0; i < name_len; i++)
-        e->name[i] = (char)tolower((unsigned char)name[i]);
-    e->name[name_len] = '\0';
+        w[i] = (char)tolower((unsigned char)name[i]);
+    w[name_len] = '\0';
+    names->len += name_len + 1;
+    e->name = w;
     e->name_len = name_len;
     e->value = value;
     e->value_len = value_len;
@@ -390,7 +455,7 @@ static int pick_date(const rfs_sign_input *in, rfs_sign_output *out, const char 
 }
 
 static int collect_headers(const rfs_sign_input *in, const rfs_url *u, rfs_sign_output *out,
-                           rfs_canon_header *h, size_t *count, const char **payload_hash,
+                           rfs_canon_header *h, size_t *count, rfs_buf *names, const char **payload_hash,
                            size_t *payload_hash_len, const char **err)
 {
     size_t i, j;
@@ -424,20 +489,20 @@ static int collect_headers(const rfs_sign_input *in, const rfs_url *u, rfs_sign_
             *payload_hash = hd->value;
             *payload_hash_len = hd->value_len;
         }
-        if (!add_canon_header(h, count, hd->name, hd->name_len, hd->value, hd->value_len))
+        if (!add_canon_header(h, count, names, hd->name, hd->name_len, hd->value, hd->value_len))
             return 0;
     }
     if (!out->host_given) {
         for (i = 0; i < u->host_len; i++)
             if (!rfs_buf_addc(&out->host, (char)tolower((unsigned char)u->host[i])))
                 return 0;
-        if (!add_canon_header(h, count, "host", 4, out->host.p, out->host.len))
+        if (!add_canon_header(h, count, names, "host", 4, out->host.p, out->host.len))
             return 0;
     }
-    if (!out->date_given && !add_canon_header(h, count, "x-sdk-date", 10, out->date, 16))
+    if (!out->date_given && !add_canon_header(h, count, names, "x-sdk-date", 10, out->date, 16))
         return 0;
     if (in->token != NULL && !token_given &&
-        !add_canon_header(h, count, "x-security-token", 16, in->token, in->token_len))
+        !add_canon_header(h, count, names, "x-security-token", 16, in->token, in->token_len))
         return 0;
     if (in->token != NULL && !rfs_header_value_ok(in->token, in->token_len)) {
         *err = "security_token contains CR, LF or NUL";
@@ -468,7 +533,7 @@ static int build_canonical(const rfs_sign_input *in, const rfs_url *u, rfs_canon
     else if (ok) {
         char hex[65];
         rfs_sha256_hex(in->body ? in->body : "", in->body ? in->body_len : 0, hex);
-        ok = rfs_buf_add(canon, hex, 64);
+        ok = hex[0] != '\0' && rfs_buf_add(canon, hex, 64);
     }
     return ok;
 }
@@ -477,8 +542,7 @@ static int build_authorization(const rfs_sign_input *in, rfs_sign_output *out,
                                const rfs_buf *signed_names)
 {
     char canon_hex[65], sig_hex[65];
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
+    unsigned char mac[32];
     rfs_buf sts;
     int ok;
 
@@ -486,13 +550,11 @@ static int build_authorization(const rfs_sign_input *in, rfs_sign_output *out,
     rfs_buf_init(&sts);
     ok = rfs_buf_adds(&sts, RFS_SIGN_ALGORITHM "\n") && rfs_buf_add(&sts, out->date, 16) &&
          rfs_buf_addc(&sts, '\n') && rfs_buf_add(&sts, canon_hex, 64);
-    if (ok)
-        ok = HMAC(EVP_sha256(), in->sk, (int)in->sk_len, (const unsigned char *)sts.p, sts.len, mac,
-                  &mac_len) != NULL;
+    ok = ok && canon_hex[0] != '\0' && hmac_sha256(in->sk, in->sk_len, sts.p, sts.len, mac);
     rfs_buf_free(&sts);
     if (!ok)
         return 0;
-    hex_encode(mac, mac_len, sig_hex);
+    hex_encode(mac, sizeof(mac), sig_hex);
     OPENSSL_cleanse(mac, sizeof(mac));
     return rfs_buf_adds(&out->authorization, RFS_SIGN_ALGORITHM " Access=") &&
            rfs_buf_add(&out->authorization, in->ak, in->ak_len) &&
@@ -506,9 +568,9 @@ int rfs_sign(const rfs_sign_input *in, rfs_sign_output *out, const char **err)
 {
     rfs_url u;
     rfs_canon_header h[RFS_MAX_SIGN_HEADERS + 3];
-    size_t count = 0, i, payload_hash_len = 0;
+    size_t count = 0, i, payload_hash_len = 0, names_len;
     const char *payload_hash = NULL;
-    rfs_buf signed_names;
+    rfs_buf signed_names, names;
     int ok;
 
     *err = NULL;
@@ -527,13 +589,17 @@ int rfs_sign(const rfs_sign_input *in, rfs_sign_output *out, const char **err)
     if (!parse_url(in->url, in->url_len, &u, err) || !pick_date(in, out, err))
         return 0;
     rfs_buf_init(&signed_names);
-    ok = collect_headers(in, &u, out, h, &count, &payload_hash, &payload_hash_len, err) &&
+    rfs_buf_init(&names);
+    for (i = 0, names_len = 64; i < in->nheaders; i++)
+        names_len += in->headers[i].name_len + 1;
+    ok = rfs_buf_reserve(&names, names_len) && rfs_buf_reserve(&signed_names, names_len) &&
+         rfs_buf_reserve(&out->canonical, 512 + in->url_len * 3 + names_len * 2) &&
+         collect_headers(in, &u, out, h, &count, &names, &payload_hash, &payload_hash_len, err) &&
          build_canonical(in, &u, h, count, payload_hash, payload_hash_len, &out->canonical,
                          &signed_names) &&
          !out->canonical.failed && build_authorization(in, out, &signed_names) &&
          !out->authorization.failed;
-    for (i = 0; i < count; i++)
-        free(h[i].name);
+    rfs_buf_free(&names);
     rfs_buf_free(&signed_names);
     if (!ok && *err == NULL)
         *err = "out of memory while signing";
