@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "rfs.h"
@@ -142,6 +145,39 @@ static int core_sign(lua_State *L)
     return 2;
 }
 
+/* Random bytes come from OpenSSL's CSPRNG 4 KiB at a time (one RAND_bytes call
+ * costs about as much as the rest of a request's bookkeeping). The pool is
+ * per thread and emptied in a forked child (pthread_atfork), so that nginx
+ * workers never share it; every byte handed out is wiped from it. */
+static __thread unsigned char random_pool[4096];
+static __thread size_t random_pos = sizeof(random_pool);
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void random_forget_in_child(void)
+{
+    OPENSSL_cleanse(random_pool, sizeof(random_pool));
+    random_pos = sizeof(random_pool);
+}
+
+static void random_register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, random_forget_in_child);
+}
+
+static int random_bytes(unsigned char *out, size_t n)
+{
+    pthread_once(&random_once, random_register_fork_handler);
+    if (random_pos + n > sizeof(random_pool)) {
+        if (RAND_bytes(random_pool, sizeof(random_pool)) != 1)
+            return 0;
+        random_pos = 0;
+    }
+    memcpy(out, random_pool + random_pos, n);
+    OPENSSL_cleanse(random_pool + random_pos, n);
+    random_pos += n;
+    return 1;
+}
+
 static int core_uuid4(lua_State *L)
 {
     unsigned char b[16];
@@ -149,7 +185,7 @@ static int core_uuid4(lua_State *L)
     static const char hex[] = "0123456789abcdef";
     int i, j = 0;
 
-    if (RAND_bytes(b, sizeof(b)) != 1)
+    if (!random_bytes(b, sizeof(b)))
         return luaL_error(L, "rfs: the system random generator failed");
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);

@@ -20,10 +20,20 @@ int rfs_http_global_init(void)
     return 1;
 }
 
+static int apply_options(rfs_http *h, CURL *c);
+
+/* Options that do not change between calls are set once, here. */
 int rfs_http_init(rfs_http *h)
 {
     h->curl = curl_easy_init();
-    return h->curl != NULL;
+    if (h->curl == NULL)
+        return 0;
+    if (!apply_options(h, (CURL *)h->curl)) {
+        curl_easy_cleanup((CURL *)h->curl);
+        h->curl = NULL;
+        return 0;
+    }
+    return 1;
 }
 
 void rfs_http_release(rfs_http *h)
@@ -116,7 +126,9 @@ static int apply_options(rfs_http *h, CURL *c)
 #else
              curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK &&
 #endif
-             curl_easy_setopt(c, CURLOPT_USERAGENT, "lua-rfs/0.1") == CURLE_OK;
+             curl_easy_setopt(c, CURLOPT_USERAGENT, "lua-rfs/0.1") == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
     if (ok && h->ca_file != NULL)
         ok = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file) == CURLE_OK;
     /* An explicit empty proxy keeps curl from reading http_proxy from the environment. */
@@ -196,13 +208,11 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     }
     list = build_header_list(headers, nheaders, &ok);
     errbuf[0] = '\0';
-    ok = ok && apply_options(h, c) && apply_method(c, method, body, body_len) &&
+    ok = ok && apply_method(c, method, body, body_len) &&
          curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
-         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink) == CURLE_OK;
     if (!ok) {
         curl_slist_free_all(list);

@@ -16,8 +16,10 @@ local CONTINUES = {
 }
 stack.CONTINUES = CONTINUES
 
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("rfs: internal: options are read-only", 2) end })
+
 local function check_opts(fname, opts, known)
-  if opts == nil then return {} end
+  if opts == nil then return NO_OPTIONS end
   if type(opts) ~= "table" then
     error("rfs: " .. fname .. ": expected a table of options, got " .. type(opts), 3)
   end
@@ -70,7 +72,7 @@ end
 
 --- GetStackMetadata: every documented field; refreshes stack.id and stack.status.
 function Stack:metadata(opts)
-  check_opts("stack:metadata", opts, {})
+  check_opts("stack:metadata", opts, NO_OPTIONS)
   local url = client.stack_url(self.client, self.name, "/metadata", { stack_id = self.id })
   local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata")
   if not meta then return nil, err end
@@ -124,7 +126,7 @@ local function send_continue(self, operation)
 end
 
 local function continue(self, operation, opts)
-  check_opts("stack:" .. operation, opts, {})
+  check_opts("stack:" .. operation, opts, NO_OPTIONS)
   local st = client.state(self.client)
   local function send() return send_continue(self, operation) end
   local res, err
