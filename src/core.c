@@ -7,6 +7,8 @@
  *   core.monotonic()            -> seconds on a monotonic clock
  *   core.now()                  -> seconds since the epoch (wall clock)
  *   core.sleep(seconds)         -> sleeps without spinning
+ *   core.watch_signals()        -> SIGTERM/SIGINT set a flag instead of killing the process
+ *   core.signalled()            -> the signal number seen since, or nothing
  *   core.Client, core.Stack     -> the method tables the Lua layer extends
  */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -250,6 +253,35 @@ static int core_sleep(lua_State *L)
     return 0;
 }
 
+/* For long-running tools (bin/rfs-emulator): SIGTERM and SIGINT only set a
+ * flag, which the tool's loop polls to shut down cleanly and exit 0. */
+static volatile sig_atomic_t signal_seen = 0;
+
+static void remember_signal(int sig)
+{
+    signal_seen = sig;
+}
+
+static int core_watch_signals(lua_State *L)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = remember_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    (void)L;
+    return 0;
+}
+
+static int core_signalled(lua_State *L)
+{
+    if (signal_seen == 0)
+        return 0;
+    lua_pushinteger(L, signal_seen);
+    return 1;
+}
+
 static void push_methods(lua_State *L, const char *mt)
 {
     luaL_getmetatable(L, mt);
@@ -267,6 +299,8 @@ int luaopen_rfs_core(lua_State *L)
         { "monotonic", core_monotonic },
         { "now", core_now },
         { "sleep", core_sleep },
+        { "watch_signals", core_watch_signals },
+        { "signalled", core_signalled },
         { NULL, NULL },
     };
 

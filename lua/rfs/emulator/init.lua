@@ -1,0 +1,585 @@
+-- rfs.emulator: a local RFS that behaves like the documented service, for tests, the
+-- demo and benchmarks. A transport-free state machine: emu:handle(request) -> response,
+-- with time taken only from an injected clock, so specs drive hours in milliseconds.
+--
+-- Error codes it answers with (11 characters, as RFS's are; the gateway's are APIG.*):
+--   AOS.00.0400  400 malformed request, header or body
+--   AOS.01.0400  400 stack_id does not match the stack
+--   AOS.00.0403  403 no permission (only through injected faults)
+--   AOS.01.0403  403 the stack's status does not allow the operation
+--   AOS.00.0404  404 stack not found
+--   AOS.01.0404  404 deployment not found
+--   AOS.01.0409  409 another request for this stack is being processed
+--   AOS.00.0500  500 internal error
+--   APIG.0301    401 authentication failed (bad, stale or missing signature)
+--   APIG.0308    429 throttled
+--   APIG.0201    413 request body too large
+--   APIG.0203    504 backend timeout
+
+local cjson = require "cjson.safe"
+
+local emulator = {}
+
+local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
+local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local MAX_SKEW = 15 * 60
+
+local FINAL = {
+  CREATION_COMPLETE = true, DEPLOYMENT_FAILED = true, DEPLOYMENT_COMPLETE = true,
+  ROLLBACK_FAILED = true, ROLLBACK_COMPLETE = true, DELETION_FAILED = true,
+}
+local ALL_STATES = {
+  DEPLOYMENT_IN_PROGRESS = true, ROLLBACK_IN_PROGRESS = true, DELETION_IN_PROGRESS = true,
+}
+for k in pairs(FINAL) do ALL_STATES[k] = true end
+emulator.FINAL = FINAL
+
+local OPERATIONS = {
+  continuations = { needs = "DEPLOYMENT_FAILED", kind = "deploy" },
+  rollbacks = { needs = "ROLLBACK_FAILED", kind = "rollback" },
+}
+
+-- Time -------------------------------------------------------------------------
+
+local function rfc3339(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+end
+
+local function sdk_date_seconds(s)
+  local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)(%d%d)(%d%d)T(%d%d)(%d%d)(%d%d)Z$")
+  if not y then return nil end
+  -- days from civil (proleptic Gregorian), independent of the local time zone
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (mo + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)
+end
+emulator.sdk_date_seconds = sdk_date_seconds
+
+--- The emulated wall clock: epoch seconds, running time_scale times faster than clock().
+local function now(self)
+  return self.epoch + (self.clock() - self.clock0) * self.time_scale
+end
+
+--- The real wall clock (unscaled), against which signature dates are checked.
+local function real_now(self)
+  return self.epoch + (self.clock() - self.clock0)
+end
+
+-- Responses --------------------------------------------------------------------
+
+local function json_response(self, status, body, extra)
+  local headers = { ["Content-Type"] = "application/json", ["X-Request-Id"] = self.uuid() }
+  for k, v in pairs(extra or {}) do headers[k] = v end
+  return { status = status, headers = headers, body = cjson.encode(body) }
+end
+
+local function error_response(self, status, code, message, extra)
+  local body = { error_code = code, error_msg = message, details = setmetatable({}, cjson.array_mt) }
+  if code == "AOS.00.0403" then body.encoded_authorization_message = "emulated-denial" end
+  return json_response(self, status, body, extra)
+end
+emulator.error_response = error_response
+
+-- Stacks ---------------------------------------------------------------------------
+
+local function key(project_id, name) return project_id .. "/" .. name end
+
+local function metadata_of(st)
+  local m = {
+    stack_id = st.stack_id, stack_name = st.stack_name, description = st.description,
+    vars_structure = st.vars_structure or setmetatable({}, cjson.array_mt), vars_body = st.vars_body,
+    enable_deletion_protection = st.enable_deletion_protection, enable_auto_rollback = st.enable_auto_rollback,
+    status = st.status, agencies = st.agencies or setmetatable({}, cjson.array_mt),
+    vars_uri_content = st.vars_uri_content,
+    create_time = rfc3339(st.create_time), update_time = rfc3339(st.update_time),
+  }
+  if st.status:match("FAILED$") then m.status_message = st.status_message end
+  return m
+end
+
+local function add_event(st, t, event_type, message, resource, deployment_id)
+  local e = { time = rfc3339(t), at = t, event_type = event_type, event_message = message,
+              deployment_id = deployment_id, elapsed_seconds = 0 }
+  if resource then
+    e.resource_type = resource.type
+    e.resource_name = resource.name
+    if resource.id then
+      e.resource_id_key = "id"
+      e.resource_id_value = resource.id
+    end
+  end
+  st.events[#st.events + 1] = e
+end
+
+-- A job's timeline: steps {at, run = function(st)} applied in time order by advance().
+local function schedule(job, at, run)
+  job.steps[#job.steps + 1] = { at = at, run = run }
+end
+
+local function set_status(st, status, t, message)
+  st.status = status
+  st.update_time = t
+  if message then st.status_message = message end
+end
+
+local function plan_resources(self, st, job, start, duration, fail)
+  local resources = st.resources
+  local step = duration / (#resources + 1)
+  for i, name in ipairs(resources) do
+    local r = { type = "huaweicloud_" .. name:gsub("%-", "_"), name = name }
+    local t_begin, t_end = start + step * (i - 0.5), start + step * i
+    local is_failing = fail and i == #resources
+    schedule(job, t_begin, function(s)
+      add_event(s, t_begin, job.kind == "rollback" and "DELETION_IN_PROGRESS" or "CREATION_IN_PROGRESS",
+                "applying " .. name, r, job.deployment_id)
+    end)
+    schedule(job, t_end, function(s)
+      if is_failing then
+        add_event(s, t_end, job.kind == "rollback" and "DELETION_FAILED" or "CREATION_FAILED",
+                  st.failure_message, r, job.deployment_id)
+        add_event(s, t_end, "ERROR", name .. ": " .. st.failure_message, r, job.deployment_id)
+      else
+        r.id = self.uuid()
+        add_event(s, t_end, job.kind == "rollback" and "DELETION_COMPLETE" or "CREATION_COMPLETE",
+                  "done", r, job.deployment_id)
+      end
+    end)
+  end
+end
+
+local function plan_rollback(self, st, job, start, outcome, summary)
+  local fail = outcome == "fail"
+  schedule(job, start, function(s)
+    set_status(s, "ROLLBACK_IN_PROGRESS", start)
+    add_event(s, start, "LOG", "rollback started", nil, job.deployment_id)
+  end)
+  local rjob = { kind = "rollback", deployment_id = job.deployment_id, steps = job.steps }
+  plan_resources(self, st, rjob, start, st.rollback_seconds, fail)
+  local t_end = start + st.rollback_seconds
+  schedule(job, t_end, function(s)
+    if fail then
+      set_status(s, "ROLLBACK_FAILED", t_end, "rollback failed: " .. st.failure_message)
+    else
+      set_status(s, "ROLLBACK_COMPLETE", t_end)
+    end
+    add_event(s, t_end, "SUMMARY", summary .. (fail and "; rollback failed" or "; rolled back"), nil,
+              job.deployment_id)
+    s.job = nil
+  end)
+end
+
+local function plan_deploy(self, st, job, start)
+  local outcome = st.outcome
+  local fail = outcome ~= "success"
+  schedule(job, start, function(s)
+    set_status(s, "DEPLOYMENT_IN_PROGRESS", start)
+    add_event(s, start, "LOG", "deployment started", nil, job.deployment_id)
+  end)
+  plan_resources(self, st, job, start, st.deploy_seconds, fail)
+  local t_end = start + st.deploy_seconds
+  local auto = fail and (st.enable_auto_rollback or outcome == "fail_then_rollback_fail")
+  if not fail then
+    schedule(job, t_end, function(s)
+      set_status(s, "DEPLOYMENT_COMPLETE", t_end)
+      add_event(s, t_end, "SUMMARY", "deployment complete", nil, job.deployment_id)
+      s.job = nil
+    end)
+  elseif not auto then
+    schedule(job, t_end, function(s)
+      set_status(s, "DEPLOYMENT_FAILED", t_end, "deployment failed: " .. st.failure_message)
+      add_event(s, t_end, "SUMMARY", "deployment failed", nil, job.deployment_id)
+      s.job = nil
+    end)
+  else
+    plan_rollback(self, st, job, t_end, outcome == "fail_then_rollback_fail" and "fail" or "success",
+                  "deployment failed")
+  end
+end
+
+--- Applies every step of the stack's job that is due.
+local function advance(st, t)
+  local job = st.job
+  while job and job.steps[1] and job.steps[1].at <= t do
+    local step = table.remove(job.steps, 1)
+    step.run(st)
+    job = st.job
+  end
+end
+
+local function start_job(self, st, op, t)
+  local job = { kind = op.kind, deployment_id = self.uuid(), accepted_at = t, steps = {} }
+  local start = t + self.queue_seconds
+  if op.kind == "deploy" then
+    plan_deploy(self, st, job, start)
+  else
+    plan_rollback(self, st, job, start, st.rollback_outcome, "rollback continued")
+  end
+  table.sort(job.steps, function(a, b) return a.at < b.at end)
+  st.job = job
+  st.deployments[job.deployment_id] = true
+  return job
+end
+
+-- Authentication -------------------------------------------------------------------
+
+local function default_verifier(self, req)
+  local t = real_now(self)
+  local auth = req.headers.authorization
+  if not auth then return "missing Authorization header" end
+  local ak, signed = auth:match("^SDK%-HMAC%-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=%x+$")
+  if not ak then return "malformed Authorization header" end
+  if ak ~= self.ak then return "unknown access key" end
+  local date = req.headers["x-sdk-date"]
+  local when = date and sdk_date_seconds(date)
+  if not when then return "missing or malformed X-Sdk-Date" end
+  if math.abs(when - t) > MAX_SKEW then return "X-Sdk-Date is more than 15 minutes away from the server clock" end
+  local headers, names = {}, {}
+  for name in signed:gmatch("[^;]+") do
+    names[name] = true
+    local v = req.headers[name]
+    if v == nil then return "signed header " .. name .. " is missing" end
+    headers[name] = v
+  end
+  if not names.host or not names["x-sdk-date"] then return "host and x-sdk-date must be signed" end
+  local url = "http://" .. req.headers.host .. req.path .. (req.query ~= "" and ("?" .. req.query) or "")
+  local ok, expected = pcall(self.sign, { method = req.method, url = url, headers = headers, body = req.body,
+                                          ak = self.ak, sk = self.sk })
+  if not ok then return "cannot verify: " .. tostring(expected) end
+  if expected.Authorization ~= auth then return "signature mismatch" end
+  return nil
+end
+
+-- Request log and faults -----------------------------------------------------------
+
+local function log_request(self, req, status, t)
+  local log = self.log
+  log[#log + 1] = { method = req.method, path = req.path, query = req.query, status = status,
+                    client_request_id = req.headers["client-request-id"], time = t, connection = req.connection }
+  if #log > 100000 then table.remove(log, 1) end
+end
+
+local function matching_fault(self, req)
+  for i, f in ipairs(self.faults) do
+    local m = f.match or {}
+    if (not m.method or m.method == req.method) and (not m.path or req.path:find(m.path, 1, true)) then
+      f.count = f.count - 1
+      if f.count <= 0 then table.remove(self.faults, i) end
+      return f
+    end
+  end
+end
+
+local function fault_response(self, f)
+  local extra = f.retry_after and { ["Retry-After"] = tostring(math.floor(f.retry_after)) } or nil
+  local resp
+  if f.body then
+    resp = { status = f.status or 200, headers = { ["Content-Type"] = "application/json",
+                                                  ["X-Request-Id"] = self.uuid() }, body = f.body }
+  else
+    local status = f.status or 500
+    local code = f.error_code or (status == 429 and "APIG.0308") or (status == 401 and "APIG.0301")
+      or (status == 504 and "APIG.0203") or (status == 403 and "AOS.00.0403") or "AOS.00.0500"
+    local message = status == 429
+      and "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute"
+      or ("injected fault: HTTP " .. status)
+    resp = error_response(self, status, code, message, extra)
+  end
+  if extra then resp.headers["Retry-After"] = extra["Retry-After"] end
+  resp.delay, resp.drop = f.delay, f.drop
+  return resp
+end
+
+-- The API ---------------------------------------------------------------------------
+
+local function parse_query(q)
+  local t = {}
+  for pair in (q or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    local function dec(s) return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)) end
+    t[dec(k)] = dec(v)
+  end
+  return t
+end
+
+local function find_stack(self, project_id, name, stack_id)
+  if not name:match(STACK_NAME) or #name > 128 then
+    return nil, error_response(self, 400, "AOS.00.0400", "invalid stack_name: " .. name:sub(1, 64))
+  end
+  if stack_id and not stack_id:match(UUID) then
+    return nil, error_response(self, 400, "AOS.00.0400", "invalid stack_id: it must be a 36-character UUID")
+  end
+  local st = self.stacks[key(project_id, name)]
+  if not st then return nil, error_response(self, 404, "AOS.00.0404", "stack " .. name .. " does not exist") end
+  if stack_id and stack_id ~= st.stack_id then
+    return nil, error_response(self, 400, "AOS.01.0400", "the stack_id does not match the current stack " .. name)
+  end
+  return st
+end
+
+local function get_metadata(self, st)
+  return json_response(self, 200, metadata_of(st))
+end
+
+local function matches_filter(e, filter)
+  if not filter or filter == "" then return true end
+  for alt in filter:gmatch("[^|]+") do
+    local all = true
+    for cond in alt:gmatch("[^,]+") do
+      local field, value = cond:match("^%s*([%w_]+)%s*==%s*(.-)%s*$")
+      if not field or tostring(e[field]) ~= value then all = false break end
+    end
+    if all then return true end
+  end
+  return false
+end
+
+local function list_events(self, st, q)
+  if q.deployment_id and not st.deployments[q.deployment_id] then
+    return error_response(self, 404, "AOS.01.0404", "deployment " .. q.deployment_id .. " does not exist")
+  end
+  local limit = tonumber(q.limit) or 100
+  if limit < 1 or limit > 100 then return error_response(self, 400, "AOS.00.0400", "limit must be 1-100") end
+  local fields
+  if q.field and q.field ~= "" then
+    fields = { event_type = true }
+    for f in q.field:gmatch("[^,]+") do fields[f] = true end
+  end
+  local selected = {}
+  for i = #st.events, 1, -1 do -- newest first
+    local e = st.events[i]
+    if (not q.deployment_id or e.deployment_id == q.deployment_id) and matches_filter(e, q.filter) then
+      selected[#selected + 1] = e
+    end
+  end
+  local first = tonumber(q.marker or "") or 1
+  local page = setmetatable({}, cjson.array_mt)
+  for i = first, math.min(#selected, first + limit - 1) do
+    local e, out = selected[i], {}
+    for k, v in pairs(e) do
+      if k ~= "at" and k ~= "deployment_id" and (not fields or fields[k]) then out[k] = v end
+    end
+    page[#page + 1] = out
+  end
+  local info = { current_count = #page }
+  if first + limit <= #selected then info.next_marker = tostring(first + limit) end
+  if first > 1 then info.previous_marker = tostring(math.max(1, first - limit)) end
+  return json_response(self, 200, { stack_events = page, page_info = info })
+end
+
+local function continue_op(self, st, op, t)
+  if st.job then
+    if st.status == op.needs then
+      return error_response(self, 409, "AOS.01.0409", "another request for stack " .. st.stack_name
+                            .. " is being processed")
+    end
+  end
+  if st.status ~= op.needs then
+    return error_response(self, 403, "AOS.01.0403", ("the stack is in status %s, which does not allow this "
+                          .. "operation"):format(st.status))
+  end
+  local job = start_job(self, st, op, t)
+  return json_response(self, 202, { deployment_id = job.deployment_id })
+end
+
+local function decode_body(self, req)
+  if req.body == "" then return {} end
+  local body = cjson.decode(req.body)
+  if type(body) ~= "table" then
+    return nil, error_response(self, 400, "AOS.00.0400", "the request body is not a JSON object")
+  end
+  for k, v in pairs(body) do
+    if k ~= "stack_id" then
+      return nil, error_response(self, 400, "AOS.00.0400", "unknown field in request body: " .. tostring(k))
+    end
+    if type(v) ~= "string" then return nil, error_response(self, 400, "AOS.00.0400", "stack_id must be a string") end
+  end
+  return body
+end
+
+local function handle_api(self, req, t)
+  local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
+  if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
+  if #project_id < 3 or #project_id > 64 then
+    return error_response(self, 400, "AOS.00.0400", "invalid project_id")
+  end
+  local crid = req.headers["client-request-id"]
+  if not crid or #crid < 36 or #crid > 128 then
+    return error_response(self, 400, "AOS.00.0400", "header Client-Request-Id is required (36-128 characters)")
+  end
+  local q = parse_query(req.query)
+  if req.method == "GET" and (action == "metadata" or action == "events") then
+    local st, err = find_stack(self, project_id, name, q.stack_id)
+    if not st then return err end
+    advance(st, t)
+    if action == "metadata" then return get_metadata(self, st) end
+    return list_events(self, st, q)
+  elseif req.method == "POST" and OPERATIONS[action] then
+    local body, berr = decode_body(self, req)
+    if not body then return berr end
+    local st, err = find_stack(self, project_id, name, body.stack_id)
+    if not st then return err end
+    advance(st, t)
+    return continue_op(self, st, OPERATIONS[action], t)
+  end
+  return error_response(self, 405, "AOS.00.0400", "method " .. req.method .. " is not allowed on " .. req.path)
+end
+
+-- Control endpoints ---------------------------------------------------------------
+
+local SEED_FIELDS = {
+  project_id = "string", stack_name = "string", stack_id = "string", status = "string", description = "string",
+  enable_auto_rollback = "boolean", enable_deletion_protection = "boolean", deploy_seconds = "number",
+  rollback_seconds = "number", outcome = "string", rollback_outcome = "string", resources = "table",
+  status_message = "string", failure_message = "string", vars_body = "string", vars_uri_content = "string",
+  vars_structure = "table", agencies = "table",
+}
+local OUTCOMES = { success = true, fail = true, fail_then_rollback_fail = true }
+
+local function seed(self, body, t)
+  for k, v in pairs(body) do
+    if not SEED_FIELDS[k] then return error_response(self, 400, "AOS.00.0400", "unknown seed field " .. tostring(k)) end
+    if type(v) ~= SEED_FIELDS[k] then
+      return error_response(self, 400, "AOS.00.0400", "seed field " .. k .. " must be a " .. SEED_FIELDS[k])
+    end
+  end
+  if not body.stack_name or not body.stack_name:match(STACK_NAME) then
+    return error_response(self, 400, "AOS.00.0400", "seed: a valid stack_name is required")
+  end
+  body.project_id = body.project_id or self.project_id
+  if not body.project_id then
+    return error_response(self, 400, "AOS.00.0400", "seed: project_id is required (or start with --project-id)")
+  end
+  if body.status and not ALL_STATES[body.status] then
+    return error_response(self, 400, "AOS.00.0400", "seed: unknown status " .. body.status)
+  end
+  for _, f in ipairs({ "outcome", "rollback_outcome" }) do
+    if body[f] and not OUTCOMES[body[f]] then
+      return error_response(self, 400, "AOS.00.0400", "seed: " .. f .. " is success, fail or fail_then_rollback_fail")
+    end
+  end
+  local k = key(body.project_id, body.stack_name)
+  local st = self.stacks[k]
+  if not st then
+    st = { stack_id = self.uuid(), create_time = t, update_time = t, events = {}, deployments = {},
+           status = "DEPLOYMENT_FAILED", description = "", enable_auto_rollback = false,
+           enable_deletion_protection = false, deploy_seconds = 30, rollback_seconds = 20, outcome = "success",
+           rollback_outcome = "success", resources = { "vpc", "subnet", "ecs" },
+           failure_message = "quota exceeded for resource type ecs",
+           agencies = { { provider_name = "huaweicloud", agency_name = "rf_admin_trust" } } }
+    self.stacks[k] = st
+  end
+  for f, v in pairs(body) do st[f] = v end
+  if st.status:match("FAILED$") and not body.status_message then
+    st.status_message = st.status_message or ("seeded in " .. st.status .. ": " .. st.failure_message)
+  end
+  return json_response(self, 201, metadata_of(st))
+end
+
+local FAULT_FIELDS = { match = "table", status = "number", count = "number", retry_after = "number",
+                       delay = "number", drop = "string", body = "string", error_code = "string" }
+
+local function add_fault(self, body)
+  for k, v in pairs(body) do
+    if type(v) ~= FAULT_FIELDS[k] then
+      return error_response(self, 400, "AOS.00.0400", "fault field " .. tostring(k) .. " is unknown or mistyped")
+    end
+  end
+  if body.drop and body.drop ~= "before" and body.drop ~= "after" then
+    return error_response(self, 400, "AOS.00.0400", "fault: drop is 'before' or 'after'")
+  end
+  body.count = body.count or 1
+  self.faults[#self.faults + 1] = body
+  return json_response(self, 201, { faults = #self.faults })
+end
+
+local function handle_control(self, req, t)
+  if req.peer and not (req.peer:match("^127%.") or req.peer == "::1") then
+    return error_response(self, 403, "AOS.00.0403", "control endpoints answer loopback peers only")
+  end
+  local action = req.path:match("^/_emulator/(%w+)$")
+  if req.method == "GET" and action == "health" then return json_response(self, 200, { ok = true }) end
+  if req.method == "GET" and action == "requests" then
+    local list = setmetatable({}, cjson.array_mt)
+    for i, r in ipairs(self.log) do list[i] = r end
+    return json_response(self, 200, { requests = list })
+  end
+  if req.method == "POST" and action == "reset" then
+    self.stacks, self.faults, self.log = {}, {}, {}
+    return json_response(self, 200, { ok = true })
+  end
+  if req.method == "POST" and (action == "stacks" or action == "faults") then
+    local body = cjson.decode(req.body)
+    if type(body) ~= "table" then return error_response(self, 400, "AOS.00.0400", "the body is not a JSON object") end
+    if action == "stacks" then return seed(self, body, t) end
+    return add_fault(self, body)
+  end
+  return error_response(self, 404, "AOS.00.0404", "no such control endpoint: " .. req.path)
+end
+
+--- emu:handle(req) -> resp. req = { method, path, query, headers (lower-case names), body, peer }.
+--  resp = { status, headers, body, delay = seconds to hold it, drop = "before" | "after" }.
+function emulator.handle(self, req)
+  local t = now(self)
+  if req.path:sub(1, 11) == "/_emulator/" then
+    local ok, resp = pcall(handle_control, self, req, t)
+    return ok and resp or error_response(self, 500, "AOS.00.0500", "internal error")
+  end
+  local fault = matching_fault(self, req)
+  if fault and fault.drop ~= "after" then
+    local resp = fault_response(self, fault)
+    log_request(self, req, fault.drop and 0 or resp.status, t)
+    return resp
+  end
+  local resp
+  local why = self.verify(self, req)
+  if why then
+    resp = error_response(self, 401, "APIG.0301", "Incorrect IAM authentication information: " .. why)
+  else
+    local ok, r = pcall(handle_api, self, req, t)
+    resp = ok and r or error_response(self, 500, "AOS.00.0500", "internal error")
+  end
+  log_request(self, req, resp.status, t)
+  if fault then resp.drop = "after" end
+  return resp
+end
+
+--- The response for a request the front-end could not parse.
+function emulator.reject(self, status, message)
+  local code = status == 413 and "APIG.0201" or "AOS.00.0400"
+  return error_response(self, status, code, message)
+end
+
+--- Brings every stack up to the emulated present (the server calls this between requests).
+function emulator.tick(self)
+  local t = now(self)
+  for _, st in pairs(self.stacks) do advance(st, t) end
+end
+
+--- emulator.new{ ak, sk, clock, time_scale, queue_seconds, epoch, project_id, verify, uuid, sign }
+function emulator.new(opts)
+  opts = opts or {}
+  local self = {
+    ak = opts.ak, sk = opts.sk, project_id = opts.project_id,
+    clock = opts.clock or os.time, time_scale = opts.time_scale or 1,
+    queue_seconds = opts.queue_seconds or 2,
+    stacks = {}, faults = {}, log = {},
+    verify = opts.verify or default_verifier,
+    sign = opts.sign, uuid = opts.uuid,
+  }
+  if not self.sign or not self.uuid then
+    local core = require "rfs.core"
+    self.sign = self.sign or core.sign
+    self.uuid = self.uuid or core.uuid4
+  end
+  self.clock0 = self.clock()
+  self.epoch = opts.epoch or os.time()
+  return setmetatable(self, { __index = emulator })
+end
+
+return emulator
