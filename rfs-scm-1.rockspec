@@ -37,9 +37,15 @@ build = {
     ["rfs.errors"] = "lua/rfs/errors.lua",
     ["rfs.credentials"] = "lua/rfs/credentials.lua",
     ["rfs.regions"] = "lua/rfs/regions.lua",
+    ["rfs.retry"] = "lua/rfs/retry.lua",
+    ["rfs.wait"] = "lua/rfs/wait.lua",
+    ["rfs.progress"] = "lua/rfs/progress.lua",
+    ["rfs.emulator"] = "lua/rfs/emulator/init.lua",
+    ["rfs.emulator.http"] = "lua/rfs/emulator/http.lua",
+    ["rfs.emulator.server"] = "lua/rfs/emulator/server.lua",
   },
   install = {
-    bin = {},
+    bin = { ["rfs-emulator"] = "bin/rfs-emulator" },
   },
 }
 test = {

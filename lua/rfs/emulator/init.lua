@@ -68,6 +68,7 @@ end
 
 --- The real wall clock (unscaled), against which signature dates are checked.
 local function real_now(self)
+  if self.wall_clock then return self.wall_clock() end
   return self.epoch + (self.clock() - self.clock0)
 end
 
@@ -561,7 +562,8 @@ function emulator.tick(self)
   for _, st in pairs(self.stacks) do advance(st, t) end
 end
 
---- emulator.new{ ak, sk, clock, time_scale, queue_seconds, epoch, project_id, verify, uuid, sign }
+--- emulator.new{ ak, sk, clock, time_scale, queue_seconds, epoch, project_id, verify, uuid, sign, wall_clock }
+--  wall_clock: what signature dates are checked against (default: epoch + unscaled clock time).
 function emulator.new(opts)
   opts = opts or {}
   local self = {
@@ -570,7 +572,7 @@ function emulator.new(opts)
     queue_seconds = opts.queue_seconds or 2,
     stacks = {}, faults = {}, log = {},
     verify = opts.verify or default_verifier,
-    sign = opts.sign, uuid = opts.uuid,
+    sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock,
   }
   if not self.sign or not self.uuid then
     local core = require "rfs.core"

@@ -1,0 +1,288 @@
+-- rfs.wait: one waiter for every operation, scoped to a deployment.
+--
+-- Polls metadata with an interval that starts short and grows to a cap, follows the
+-- deployment's events, and decides success or failure by the operation it waits for.
+-- Right after a continue RFS may keep showing the previous DEPLOYMENT_FAILED while the
+-- request is queued: a final state counts only once there is evidence the deployment
+-- ran (a non-final state seen, update_time moved, or the deployment's own events).
+
+local errors = require "rfs.errors"
+local retry = require "rfs.retry"
+
+local wait = {}
+
+local OUTCOMES = {
+  continue_deploy = { DEPLOYMENT_COMPLETE = true, DEPLOYMENT_FAILED = false, ROLLBACK_COMPLETE = false,
+                      ROLLBACK_FAILED = false },
+  continue_rollback = { ROLLBACK_COMPLETE = true, ROLLBACK_FAILED = false },
+}
+wait.OUTCOMES = OUTCOMES
+
+local FINAL = {
+  CREATION_COMPLETE = true, DEPLOYMENT_FAILED = true, DEPLOYMENT_COMPLETE = true, ROLLBACK_FAILED = true,
+  ROLLBACK_COMPLETE = true, DELETION_FAILED = true,
+}
+wait.FINAL = FINAL
+
+local OPTIONS = {
+  deployment_id = "string", operation = "string", timeout = "number", interval = "number",
+  max_interval = "number", on_progress = "function", sleep = "function", clock = "function",
+  retry = "table", budget = "table", events_every = "number", settle = "number",
+}
+
+local FAILURE_EVENTS = { ERROR = true, CREATION_FAILED = true, UPDATE_FAILED = true, DELETION_FAILED = true }
+
+-- Formatting ------------------------------------------------------------------------------
+
+local function duration(s)
+  s = math.floor(s + 0.5)
+  if s < 60 then return s .. "s" end
+  if s < 3600 then return ("%dm%02ds"):format(math.floor(s / 60), s % 60) end
+  return ("%dh%02dm%02ds"):format(math.floor(s / 3600), math.floor((s % 3600) / 60), s % 60)
+end
+wait.duration = duration
+
+local Result = {}
+Result.__index = Result
+Result.__name = "rfs.WaitResult"
+
+function Result.__tostring(r)
+  local s = ("%s %s after %s (%d polls)"):format(r.stack or "stack", tostring(r.status), duration(r.elapsed or 0),
+                                                  r.polls or 0)
+  if r.rolled_back then s = s .. ": the deployment failed and was rolled back" end
+  if r.failures and #r.failures > 0 then
+    local parts = {}
+    for i, f in ipairs(r.failures) do
+      if i > 3 then parts[#parts + 1] = ("and %d more"):format(#r.failures - 3) break end
+      parts[#parts + 1] = ("%s (%s: %s)"):format(f.resource_name or "stack", f.event_type, f.event_message or "")
+    end
+    s = s .. "; " .. #r.failures .. " failure event" .. (#r.failures == 1 and "" or "s") .. ": "
+      .. table.concat(parts, "; ")
+  elseif not r.ok and r.status_message then
+    s = s .. ": " .. r.status_message
+  end
+  return s
+end
+
+-- Options ---------------------------------------------------------------------------------
+
+local function check_options(opts, fname)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", 3) end
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    if type(v) ~= OPTIONS[k] then
+      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", 3)
+    end
+  end
+  if opts.operation and not OUTCOMES[opts.operation] then
+    error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", 3)
+  end
+  return opts
+end
+
+-- A Waiter: the state of one wait, advanced one poll at a time ------------------------------
+
+local Waiter = {}
+Waiter.__index = Waiter
+
+local function event_key(e)
+  return table.concat({ tostring(e.time), tostring(e.resource_key or e.resource_name), tostring(e.event_type),
+                        tostring(e.event_message) }, "\0")
+end
+
+function wait.new(stack, opts, shared)
+  opts = check_options(opts, "stack:wait")
+  local clock = opts.clock or (shared and shared.clock) or retry.default_clock()
+  local sleep = opts.sleep or (shared and shared.sleep) or retry.default_sleep()
+  local timeout = opts.timeout or (6 * 3600 + 600)
+  local self = setmetatable({
+    stack = stack,
+    operation = opts.operation or stack.operation or "continue_deploy",
+    deployment_id = opts.deployment_id or stack.deployment_id,
+    on_progress = opts.on_progress,
+    clock = clock, sleep = sleep,
+    interval = opts.interval or 2, max_interval = opts.max_interval or 30,
+    events_every = opts.events_every or 4,
+    settle = opts.settle or 120,
+    polls = 0, seen = {}, events_seen = 0,
+  }, Waiter)
+  self.start = clock()
+  self.deadline = self.start + timeout
+  self.next_at = self.start
+  local rp = {}
+  for k, v in pairs(opts.retry or {}) do rp[k] = v end
+  rp.sleep, rp.clock = rp.sleep or sleep, rp.clock or clock
+  rp.budget = rp.budget or opts.budget or (shared and shared.budget)
+  rp.deadline = self.deadline
+  self.policy = retry.policy(rp)
+  return self
+end
+
+function Waiter:progress(p)
+  if self.on_progress then
+    p.stack = self.stack.name
+    p.elapsed = self.clock() - self.start
+    p.deployment_id = self.deployment_id
+    self.on_progress(p)
+  end
+end
+
+function Waiter:read(fn)
+  self.polls = self.polls + 1
+  return retry.call(function(attempt)
+    if attempt > 1 then self.polls = self.polls + 1 end
+    return fn()
+  end, self.policy)
+end
+
+-- New events of the deployment, oldest first, each handed to on_progress once.
+function Waiter:follow_events()
+  if not self.deployment_id then return {} end
+  local list, err = self:read(function() return self.stack:events{ deployment_id = self.deployment_id } end)
+  if not list then return nil, err end
+  local fresh = {}
+  for i = #list, 1, -1 do
+    local k = event_key(list[i])
+    if not self.seen[k] then
+      self.seen[k] = true
+      fresh[#fresh + 1] = list[i]
+    end
+  end
+  self.events_seen = self.events_seen + #fresh
+  self.events_total = #list
+  for _, e in ipairs(fresh) do self:progress{ type = "event", event = e } end
+  self.last_events = list
+  return fresh
+end
+
+function Waiter:failures()
+  local out = {}
+  for _, e in ipairs(self.last_events or {}) do
+    if FAILURE_EVENTS[e.event_type] then
+      out[#out + 1] = { resource_name = e.resource_name, resource_type = e.resource_type, event_type = e.event_type,
+                        event_message = e.event_message, time = e.time }
+    end
+  end
+  return out
+end
+
+-- Did the deployment we wait for run? (A final status alone may be the previous one.)
+function Waiter:ran(meta)
+  if self.saw_in_progress then return true end
+  if self.first_update_time and meta.update_time ~= self.first_update_time then return true end
+  if self.deployment_id then
+    return (self.events_total or 0) > 0
+  end
+  -- no deployment_id (an answer was lost): accept a final state that held for `settle` seconds
+  return self.clock() - self.start >= self.settle
+end
+
+function Waiter:finish(meta)
+  local outcomes = OUTCOMES[self.operation]
+  local ok = outcomes[meta.status] == true
+  local res = setmetatable({
+    ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
+    elapsed = self.clock() - self.start, polls = self.polls, stack = self.stack.name,
+    status_message = meta.status_message,
+    rolled_back = self.operation == "continue_deploy" and meta.status == "ROLLBACK_COMPLETE",
+    failures = {},
+  }, Result)
+  if not ok and self.deployment_id then
+    self:follow_events()
+    res.failures = self:failures()
+    res.polls = self.polls
+  end
+  self:progress{ type = "done", status = meta.status, ok = ok }
+  return res
+end
+
+function Waiter:timeout_error()
+  local status = self.status or "unknown"
+  local resume = self.deployment_id and ("stack:wait{ deployment_id = \"" .. self.deployment_id .. "\" }")
+    or "stack:wait{}"
+  return errors.new{
+    kind = "timeout", operation = "wait", retryable = false,
+    message = ("stack %s is still %s after %s; the deployment goes on at RFS, resume with %s")
+      :format(self.stack.name, status, duration(self.clock() - self.start), resume),
+    hint = "raise timeout, or resume the wait later with the deployment_id",
+  }
+end
+
+--- One poll. Returns true, result | true, nil, err when done; false when more polls are due
+--  (self.next_at says when).
+function Waiter:poll()
+  local meta, err = self:read(function() return self.stack:metadata() end)
+  if not meta then return true, nil, err end
+  local previous = self.status
+  self.status = meta.status
+  self.first_update_time = self.first_update_time or meta.update_time
+  if previous ~= meta.status then
+    self:progress{ type = "status", status = meta.status, previous = previous }
+  end
+  local final = FINAL[meta.status]
+  if not final then self.saw_in_progress = true end
+  local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
+    or (final and not self:ran(meta)))
+  if due_events and (self.on_progress or final) then
+    local _, eerr = self:follow_events()
+    if eerr and eerr.kind ~= "not_found" then return true, nil, eerr end
+  end
+  if final and self:ran(meta) then return true, self:finish(meta) end
+  local now = self.clock()
+  if now >= self.deadline then return true, nil, self:timeout_error() end
+  -- poll again after ~25% of the time waited so far, between interval and max_interval:
+  -- quick answers for short deployments, few calls for long ones
+  local pause = math.min(self.max_interval, math.max(self.interval, (now - self.start) * 0.25))
+  self.next_at = math.min(now + pause, self.deadline)
+  return false
+end
+
+--- stack:wait{...} -> result | nil, err
+function wait.wait(stack, opts)
+  local w = wait.new(stack, opts)
+  while true do
+    local done, res, err = w:poll()
+    if done then return res, err end
+    local pause = w.next_at - w.clock()
+    if pause > 0 then w.sleep(pause) end
+  end
+end
+
+--- rfs.wait_all(stacks, opts) -> { results... }, summary. One loop for every stack,
+--  polling whichever is due next; one shared retry budget.
+function wait.wait_all(stacks, opts)
+  if type(stacks) ~= "table" then error("rfs.wait_all: expected an array of stacks", 2) end
+  opts = opts or {}
+  local shared = { clock = opts.clock or retry.default_clock(), sleep = opts.sleep or retry.default_sleep(),
+                   budget = opts.budget or retry.budget{ rate = 5, burst = 20, clock = opts.clock } }
+  local per = {}
+  for k, v in pairs(opts) do
+    if k ~= "budget" then per[k] = v end
+  end
+  local waiters, results, pending = {}, {}, #stacks
+  for i, s in ipairs(stacks) do waiters[i] = wait.new(s, per, shared) end
+  while pending > 0 do
+    local soonest
+    for i, w in ipairs(waiters) do
+      if not results[i] and (not soonest or w.next_at < waiters[soonest].next_at) then soonest = i end
+    end
+    local w = waiters[soonest]
+    local pause = w.next_at - shared.clock()
+    if pause > 0 then shared.sleep(pause) end
+    local done, res, err = w:poll()
+    if done then
+      results[soonest] = res or { ok = false, error = err, stack = w.stack.name }
+      pending = pending - 1
+    end
+  end
+  local summary = { ok = 0, failed = 0, errors = 0 }
+  for _, r in ipairs(results) do
+    if r.error then summary.errors = summary.errors + 1
+    elseif r.ok then summary.ok = summary.ok + 1
+    else summary.failed = summary.failed + 1 end
+  end
+  return results, summary
+end
+
+return wait

@@ -1,0 +1,164 @@
+-- stack:wait{} and rfs.wait_all against the emulator's state machine on a fake clock.
+local rfs = require "rfs"
+local inproc = require "inproc"
+
+local function world(seed, opts)
+  local w = inproc.new(opts)
+  seed.stack_name = seed.stack_name or "s1"
+  seed.status = seed.status or "DEPLOYMENT_FAILED"
+  w:seed(seed)
+  return w, w:client():stack(seed.stack_name)
+end
+
+local function api_calls(w)
+  return #w:requests()
+end
+
+describe("stack:wait", function()
+  it("waits out a six-hour deployment in milliseconds, with few calls and a short detection delay", function()
+    local w, stack = world{ deploy_seconds = 6 * 3600 }
+    assert(stack:continue_deploy())
+    local before = api_calls(w)
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_true(res.ok)
+    assert.equal("DEPLOYMENT_COMPLETE", res.status)
+    local finished_at = 2 + 6 * 3600 -- queue + deployment
+    local latency = res.elapsed - finished_at
+    assert.is_true(latency >= 0 and latency <= 30, "detection latency " .. latency)
+    local calls = api_calls(w) - before
+    assert.equal(calls, res.polls)
+    assert.is_true(calls <= 4320 / 5, "a fixed 5 s poller makes 4320 calls; this made " .. calls)
+  end)
+
+  it("does not take the previous DEPLOYMENT_FAILED for the result while the continue is queued", function()
+    local w, stack = world({ deploy_seconds = 60, outcome = "success" }, { queue_seconds = 90 })
+    assert(stack:continue_deploy())
+    local seen = {}
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock,
+                                   on_progress = function(p) if p.type == "status" then seen[#seen + 1] = p.status end end })
+    assert.equal("DEPLOYMENT_COMPLETE", res.status)
+    assert.same({ "DEPLOYMENT_FAILED", "DEPLOYMENT_IN_PROGRESS", "DEPLOYMENT_COMPLETE" }, seen)
+    assert.is_true(res.elapsed >= 150)
+  end)
+
+  it("reports a deployment that failed, with the failed resources", function()
+    local w, stack = world{ deploy_seconds = 120, outcome = "fail" }
+    assert(stack:continue_deploy())
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_false(res.ok)
+    assert.equal("DEPLOYMENT_FAILED", res.status)
+    assert.is_true(#res.failures >= 1)
+    assert.equal("ecs", res.failures[1].resource_name)
+    assert.matches("quota exceeded", res.failures[1].event_message)
+    assert.matches("^s1 DEPLOYMENT_FAILED after %d+m%d%ds %(%d+ polls%); %d failure events?: ecs", tostring(res))
+  end)
+
+  it("says a deployment that auto-rolled back is not ok, and that it was rolled back", function()
+    local w, stack = world{ deploy_seconds = 60, outcome = "fail", enable_auto_rollback = true, rollback_seconds = 40 }
+    assert(stack:continue_deploy())
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_false(res.ok)
+    assert.equal("ROLLBACK_COMPLETE", res.status)
+    assert.is_true(res.rolled_back)
+    assert.matches("rolled back", tostring(res))
+  end)
+
+  it("knows what success means for a continued rollback", function()
+    local w, stack = world{ status = "ROLLBACK_FAILED", rollback_seconds = 30 }
+    assert(stack:continue_rollback())
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_true(res.ok)
+    assert.equal("continue_rollback", res.operation)
+    assert.equal("ROLLBACK_COMPLETE", res.status)
+    w:seed{ stack_name = "s1", status = "ROLLBACK_FAILED", rollback_outcome = "fail" }
+    assert(stack:continue_rollback())
+    res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_false(res.ok)
+    assert.equal("ROLLBACK_FAILED", res.status)
+  end)
+
+  it("stops at the deadline with a timeout that says how to resume", function()
+    local w, stack = world{ deploy_seconds = 6 * 3600 }
+    local dep = assert(stack:continue_deploy())
+    local res, err = stack:wait{ timeout = 600, sleep = w.sleep, clock = w.clock }
+    assert.is_nil(res)
+    assert.equal("timeout", err.kind)
+    assert.matches("still DEPLOYMENT_IN_PROGRESS after 10m00s", err.message)
+    assert.matches(dep.deployment_id, err.message, 1, true)
+    assert.is_true(w.t <= 600 + 1)
+  end)
+
+  it("resumes from a deployment_id alone after the script restarted", function()
+    local w, stack = world{ deploy_seconds = 300 }
+    local dep = assert(stack:continue_deploy())
+    w.t = w.t + 1000 -- the script was down; the deployment finished meanwhile
+    local fresh = w:client():stack("s1")
+    local res = assert(fresh:wait{ deployment_id = dep.deployment_id, sleep = w.sleep, clock = w.clock })
+    assert.is_true(res.ok)
+    assert.equal(dep.deployment_id, res.deployment_id)
+    assert.is_true(res.elapsed < 1, "a finished deployment should be recognised at the first poll")
+  end)
+
+  it("hands each event of the deployment to on_progress exactly once, oldest first", function()
+    local w, stack = world{ deploy_seconds = 600, resources = { "vpc", "subnet", "ecs", "eip" } }
+    local dep = assert(stack:continue_deploy())
+    local events = {}
+    assert(stack:wait{ sleep = w.sleep, clock = w.clock, on_progress = function(p)
+      if p.type == "event" then events[#events + 1] = p.event end
+    end })
+    local all = assert(stack:events{ deployment_id = dep.deployment_id })
+    assert.equal(#all, #events)
+    local seen = {}
+    for i, e in ipairs(events) do
+      local k = e.time .. e.event_type .. tostring(e.resource_name)
+      assert.is_nil(seen[k], "event handed twice: " .. k)
+      seen[k] = true
+      if i > 1 then assert.is_true(events[i - 1].time <= e.time) end
+    end
+  end)
+
+  it("rides out transient errors while polling", function()
+    local w, stack = world{ deploy_seconds = 60 }
+    assert(stack:continue_deploy())
+    w:fault{ match = { path = "/metadata" }, status = 503, count = 2 }
+    w:fault{ match = { path = "/metadata" }, status = 429, retry_after = 5 }
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.is_true(res.ok)
+  end)
+
+  it("ends on an error that waiting cannot fix", function()
+    local w, stack = world{ deploy_seconds = 60 }
+    assert(stack:continue_deploy())
+    w:fault{ match = { path = "/metadata" }, status = 401 }
+    local res, err = stack:wait{ sleep = w.sleep, clock = w.clock }
+    assert.is_nil(res)
+    assert.equal("auth", err.kind)
+  end)
+
+  it("refuses unknown options", function()
+    local _, stack = world{}
+    assert.error_matches(function() stack:wait{ timeot = 5 } end, "unknown option 'timeot'")
+    assert.error_matches(function() stack:wait{ operation = "deploy" } end, "continue_deploy")
+  end)
+end)
+
+describe("rfs.wait_all", function()
+  it("waits on several stacks in one loop and returns a result per stack, in order", function()
+    local w = inproc.new{}
+    local c = w:client()
+    local stacks = {}
+    for i, spec in ipairs({ { 600, "success" }, { 60, "fail" }, { 1800, "success" } }) do
+      w:seed{ stack_name = "s" .. i, status = "DEPLOYMENT_FAILED", deploy_seconds = spec[1], outcome = spec[2] }
+      stacks[i] = c:stack("s" .. i)
+      assert(stacks[i]:continue_deploy())
+    end
+    local results, summary = rfs.wait_all(stacks, { sleep = w.sleep, clock = w.clock })
+    assert.equal(3, #results)
+    assert.is_true(results[1].ok)
+    assert.is_false(results[2].ok)
+    assert.equal("DEPLOYMENT_FAILED", results[2].status)
+    assert.is_true(results[3].ok)
+    assert.same({ ok = 2, failed = 1, errors = 0 }, summary)
+    assert.is_true(w.t <= 2 + 1800 + 30, "finished late: " .. w.t)
+  end)
+end)
