@@ -103,7 +103,8 @@ function wait.new(stack, opts, shared)
     on_progress = opts.on_progress,
     clock = clock, sleep = sleep,
     interval = opts.interval or 2, max_interval = opts.max_interval or 30,
-    events_every = opts.events_every or 4,
+    -- someone watching sees events every other poll; otherwise they are read when they matter
+    events_every = opts.events_every or (opts.on_progress and 2 or 4),
     settle = opts.settle or 120,
     polls = 0, seen = {}, events_seen = 0,
   }, Waiter)
@@ -217,9 +218,6 @@ function Waiter:poll()
   local previous = self.status
   self.status = meta.status
   self.first_update_time = self.first_update_time or meta.update_time
-  if previous ~= meta.status then
-    self:progress{ type = "status", status = meta.status, previous = previous }
-  end
   local final = FINAL[meta.status]
   if not final then self.saw_in_progress = true end
   local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
@@ -227,6 +225,10 @@ function Waiter:poll()
   if due_events and (self.on_progress or final) then
     local _, eerr = self:follow_events()
     if eerr and eerr.kind ~= "not_found" then return true, nil, eerr end
+  end
+  -- the events that led to a state come before the state itself
+  if previous ~= meta.status then
+    self:progress{ type = "status", status = meta.status, previous = previous }
   end
   if final and self:ran(meta) then return true, self:finish(meta) end
   local now = self.clock()
