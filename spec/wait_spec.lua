@@ -41,6 +41,22 @@ describe("stack:wait", function()
     assert.is_true(res.elapsed >= 150)
   end)
 
+  it("is not fooled when the queued deployment starts between a metadata read and an events read", function()
+    local w = inproc.new{ queue_seconds = 2 }
+    w:seed{ stack_name = "s1", status = "DEPLOYMENT_FAILED", deploy_seconds = 60 }
+    -- every metadata answer takes 3 s to arrive: the next events read sees the deployment running
+    local slow = function(req)
+      local a, b, c, d = w.transport(req)
+      if req.url:match("/metadata") then w.t = w.t + 3 end
+      return a, b, c, d
+    end
+    local stack = w:client{ transport = slow }:stack("s1")
+    assert(stack:continue_deploy())
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock })
+    assert.equal("DEPLOYMENT_COMPLETE", res.status)
+    assert.is_true(res.ok)
+  end)
+
   it("reports a deployment that failed, with the failed resources", function()
     local w, stack = world{ deploy_seconds = 120, outcome = "fail" }
     assert(stack:continue_deploy())

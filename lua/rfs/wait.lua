@@ -169,11 +169,13 @@ function Waiter:failures()
 end
 
 -- Did the deployment we wait for run? (A final status alone may be the previous one.)
-function Waiter:ran(meta)
+-- Events count as evidence only when they were read before this metadata: a queued
+-- deployment can start between a metadata read and the events read that follows it.
+function Waiter:ran(meta, had_events)
   if self.saw_in_progress then return true end
   if self.first_update_time and meta.update_time ~= self.first_update_time then return true end
   if self.deployment_id then
-    return (self.events_total or 0) > 0
+    return had_events
   end
   -- no deployment_id (an answer was lost): accept a final state that held for `settle` seconds
   return self.clock() - self.start >= self.settle
@@ -213,6 +215,7 @@ end
 --- One poll. Returns true, result | true, nil, err when done; false when more polls are due
 --  (self.next_at says when).
 function Waiter:poll()
+  local had_events = (self.events_total or 0) > 0
   local meta, err = self:read(function() return self.stack:metadata() end)
   if not meta then return true, nil, err end
   local previous = self.status
@@ -221,7 +224,7 @@ function Waiter:poll()
   local final = FINAL[meta.status]
   if not final then self.saw_in_progress = true end
   local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
-    or (final and not self:ran(meta)))
+    or (final and not self:ran(meta, had_events)))
   if due_events and (self.on_progress or final) then
     local _, eerr = self:follow_events()
     if eerr and eerr.kind ~= "not_found" then return true, nil, eerr end
@@ -230,9 +233,14 @@ function Waiter:poll()
   if previous ~= meta.status then
     self:progress{ type = "status", status = meta.status, previous = previous }
   end
-  if final and self:ran(meta) then return true, self:finish(meta) end
+  if final and self:ran(meta, had_events) then return true, self:finish(meta) end
   local now = self.clock()
   if now >= self.deadline then return true, nil, self:timeout_error() end
+  if final and self.deployment_id and (self.events_total or 0) > 0 then
+    -- the deployment's events appeared after this metadata was read: read it again now
+    self.next_at = now
+    return false
+  end
   -- poll again after ~25% of the time waited so far, between interval and max_interval:
   -- quick answers for short deployments, few calls for long ones
   local pause = math.min(self.max_interval, math.max(self.interval, (now - self.start) * 0.25))
