@@ -40,12 +40,15 @@ build = {
     ["rfs.retry"] = "lua/rfs/retry.lua",
     ["rfs.wait"] = "lua/rfs/wait.lua",
     ["rfs.progress"] = "lua/rfs/progress.lua",
+    ["rfs.cli"] = "lua/rfs/cli.lua",
+    ["rfs.help"] = "lua/rfs/help.lua",
+    ["rfs.repl"] = "lua/rfs/repl.lua",
     ["rfs.emulator"] = "lua/rfs/emulator/init.lua",
     ["rfs.emulator.http"] = "lua/rfs/emulator/http.lua",
     ["rfs.emulator.server"] = "lua/rfs/emulator/server.lua",
   },
   install = {
-    bin = { ["rfs-emulator"] = "bin/rfs-emulator" },
+    bin = { ["rfs"] = "bin/rfs", ["rfs-emulator"] = "bin/rfs-emulator" },
   },
 }
 test = {

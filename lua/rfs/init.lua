@@ -30,6 +30,11 @@ function rfs.wait_all(stacks, opts)
   return require("rfs.wait").wait_all(stacks, opts)
 end
 
+--- rfs.help([obj]): what you can do next with the module, a client, a stack, an error or a result.
+function rfs.help(obj, out)
+  return require("rfs.help").print(obj, out)
+end
+
 setmetatable(rfs, {
   __index = function(_, key)
     if key == "progress" then return require "rfs.progress" end
