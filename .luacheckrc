@@ -3,3 +3,4 @@ max_line_length = 140
 files["spec/"] = { std = "+busted" }
 files["lua/rfs/transport/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/rfs/emulator/ngx.lua"] = { read_globals = { "ngx" } }
+files["examples/nginx/"] = { globals = { "ngx" } } -- handlers set ngx.status and ngx.header

@@ -40,6 +40,7 @@ build = {
     ["rfs.retry"] = "lua/rfs/retry.lua",
     ["rfs.wait"] = "lua/rfs/wait.lua",
     ["rfs.progress"] = "lua/rfs/progress.lua",
+    ["rfs.transport.ngx"] = "lua/rfs/transport/ngx.lua",
     ["rfs.cli"] = "lua/rfs/cli.lua",
     ["rfs.help"] = "lua/rfs/help.lua",
     ["rfs.repl"] = "lua/rfs/repl.lua",

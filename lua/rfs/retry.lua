@@ -57,7 +57,9 @@ function retry.policy(opts)
   end
   if p.attempts < 1 then error("rfs: retry: attempts must be at least 1", 2) end
   if p.base < 0 or p.cap < 0 then error("rfs: retry: base and cap must not be negative", 2) end
-  p.sleep = p.sleep or retry.default_sleep()
+  -- the default sleep is chosen when it is called: a client built in init_by_lua must
+  -- still sleep with ngx.sleep when it runs in a request or a timer
+  p.sleep = p.sleep or function(seconds) return retry.default_sleep()(seconds) end
   p.clock = p.clock or retry.default_clock()
   p.random = p.random or math.random
   return p

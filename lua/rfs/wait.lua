@@ -94,7 +94,7 @@ end
 function wait.new(stack, opts, shared)
   opts = check_options(opts, "stack:wait")
   local clock = opts.clock or (shared and shared.clock) or retry.default_clock()
-  local sleep = opts.sleep or (shared and shared.sleep) or retry.default_sleep()
+  local sleep = opts.sleep or (shared and shared.sleep) or function(s) return retry.default_sleep()(s) end
   local timeout = opts.timeout or (6 * 3600 + 600)
   local self = setmetatable({
     stack = stack,
@@ -264,7 +264,8 @@ end
 function wait.wait_all(stacks, opts)
   if type(stacks) ~= "table" then error("rfs.wait_all: expected an array of stacks", 2) end
   opts = opts or {}
-  local shared = { clock = opts.clock or retry.default_clock(), sleep = opts.sleep or retry.default_sleep(),
+  local shared = { clock = opts.clock or retry.default_clock(),
+                   sleep = opts.sleep or function(s) return retry.default_sleep()(s) end,
                    budget = opts.budget or retry.budget{ rate = 5, burst = 20, clock = opts.clock } }
   local per = {}
   for k, v in pairs(opts) do
