@@ -277,10 +277,13 @@ function client.call(c, method, url, body_table, operation, opts)
     body = assert(cjson.encode(body_table))
     if #body > MAX_BODY then error("rfs: request body larger than 1 MiB", 3) end
   end
-  local function attempt()
-    return send_once(c, st, method, url, body, operation)
-  end
   local idempotent = method == "GET" or method == "HEAD"
+  local function attempt()
+    local v, err, a, b = send_once(c, st, method, url, body, operation)
+    -- a read refused because another request is in progress can simply be read again
+    if err and idempotent and err.kind == "conflict" then err.retryable = true end
+    return v, err, a, b
+  end
   if st.policy and idempotent and not (opts and opts.no_retry) then
     local retry = retry_module()
     return retry.call(attempt, st.policy)

@@ -65,11 +65,11 @@ function World:seed(t) return control(self, "/_emulator/stacks", t) end
 function World:fault(t) return control(self, "/_emulator/faults", t) end
 function World:requests() return control(self, "/_emulator/requests").requests end
 
---- How many requests to a path suffix the emulator applied (answered 2xx, or dropped after).
+--- How many continues to a path suffix started a deployment at the emulator.
 function World:applied(suffix)
   local n = 0
   for _, r in ipairs(self:requests()) do
-    if r.path:sub(-#suffix) == suffix and r.status >= 200 and r.status < 300 then n = n + 1 end
+    if r.path:sub(-#suffix) == suffix and r.applied then n = n + 1 end
   end
   return n
 end

@@ -258,10 +258,11 @@ end
 
 -- Request log and faults -----------------------------------------------------------
 
-local function log_request(self, req, status, t)
+local function log_request(self, req, status, t, applied)
   local log = self.log
   log[#log + 1] = { method = req.method, path = req.path, query = req.query, status = status,
-                    client_request_id = req.headers["client-request-id"], time = t, connection = req.connection }
+                    client_request_id = req.headers["client-request-id"], time = t, connection = req.connection,
+                    applied = applied or nil }
   if #log > 100000 then table.remove(log, 1) end
 end
 
@@ -279,6 +280,9 @@ end
 local function fault_response(self, f)
   local extra = f.retry_after and { ["Retry-After"] = tostring(math.floor(f.retry_after)) } or nil
   local resp
+  if f.body_bytes then -- a huge body, made here rather than sent through the control API
+    f = setmetatable({ body = '{"pad":"' .. ("x"):rep(math.max(0, f.body_bytes - 10)) .. '"}' }, { __index = f })
+  end
   if f.body then
     resp = { status = f.status or 200, headers = { ["Content-Type"] = "application/json",
                                                   ["X-Request-Id"] = self.uuid() }, body = f.body }
@@ -292,7 +296,7 @@ local function fault_response(self, f)
     resp = error_response(self, status, code, message, extra)
   end
   if extra then resp.headers["Retry-After"] = extra["Retry-After"] end
-  resp.delay, resp.drop = f.delay, f.drop
+  resp.delay, resp.drop, resp.truncate = f.delay, f.drop, f.truncate
   return resp
 end
 
@@ -483,7 +487,8 @@ local function seed(self, body, t)
 end
 
 local FAULT_FIELDS = { match = "table", status = "number", count = "number", retry_after = "number",
-                       delay = "number", drop = "string", body = "string", error_code = "string" }
+                       delay = "number", drop = "string", body = "string", error_code = "string",
+                       truncate = "boolean", body_bytes = "number" }
 
 local function add_fault(self, body)
   for k, v in pairs(body) do
@@ -524,7 +529,8 @@ local function handle_control(self, req, t)
 end
 
 --- emu:handle(req) -> resp. req = { method, path, query, headers (lower-case names), body, peer }.
---  resp = { status, headers, body, delay = seconds to hold it, drop = "before" | "after" }.
+--  resp = { status, headers, body, delay = seconds to hold it, drop = "before" | "after",
+--           truncate = true: send half the body under the full Content-Length, then close }.
 function emulator.handle(self, req)
   local t = now(self)
   if req.path:sub(1, 11) == "/_emulator/" then
@@ -545,7 +551,8 @@ function emulator.handle(self, req)
     local ok, r = pcall(handle_api, self, req, t)
     resp = ok and r or error_response(self, 500, "AOS.00.0500", "internal error")
   end
-  log_request(self, req, resp.status, t)
+  -- applied: a continue that started a deployment (whatever happens to its answer)
+  log_request(self, req, resp.status, t, req.method == "POST" and resp.status == 202)
   if fault then resp.drop = "after" end
   return resp
 end

@@ -40,6 +40,10 @@ local function serve_buffer(emu, conn, now)
       return
     end
     local bytes = http.serialize(resp, req.keep_alive)
+    if resp.truncate then
+      bytes = bytes:sub(1, #bytes - math.ceil(#(resp.body or "") / 2))
+      conn.close_after = true
+    end
     if resp.delay and resp.delay > 0 then
       conn.hold_until, conn.held = now + resp.delay, bytes
     else
