@@ -225,7 +225,8 @@ describe("errors", function()
     { 400, { error_code = "AOS.01.0400", error_msg = "stack_id mismatch" }, "bad_request", false },
     { 401, { error_code = "APIG.0301", error_msg = "Incorrect IAM authentication information" }, "auth", false },
     { 404, { error_code = "AOS.00.0404", error_msg = "stack not found" }, "not_found", false },
-    { 409, { error_code = "AOS.01.0409", error_msg = "another request" }, "conflict", false },
+    -- a read refused with 409 may be read again (a continue refused with 409 is not re-sent blindly)
+    { 409, { error_code = "AOS.01.0409", error_msg = "another request" }, "conflict", true },
     { 429, { error_code = "APIG.0308", error_msg = "The throttling threshold has been reached" }, "throttled", true },
     { 500, { error_code = "AOS.00.0500", error_msg = "internal" }, "server", true },
     { 503, "Service Unavailable", "server", true },

@@ -291,6 +291,18 @@ describe("emulator faults", function()
     assert.equal('{"stack_id": 5', resp.body)
   end)
 
+  it("hits only the given share of matching requests with a rate, until removed", function()
+    local draws = { 0.9, 0.05, 0.5, 0.09 }
+    local i = 0
+    emu = new_emulator{ random = function() i = i + 1; return draws[i] or 1 end }
+    control(emu, "POST", "/_emulator/stacks", { project_id = PROJECT, stack_name = "s1" })
+    control(emu, "POST", "/_emulator/faults", { status = 503, rate = 0.1 })
+    local got = {}
+    for n = 1, 5 do got[n] = (call(emu, clock, "GET", "/v1/" .. PROJECT .. "/stacks/s1/metadata")) end
+    assert.same({ 200, 503, 200, 503, 200 }, got)
+    assert.equal(400, (control(emu, "POST", "/_emulator/faults", { status = 503, rate = 1.5 })))
+  end)
+
   it("refuses unknown seed and fault fields", function()
     assert.equal(400, (control(emu, "POST", "/_emulator/stacks", { stack_name = "x", colour = "red" })))
     assert.equal(400, (control(emu, "POST", "/_emulator/stacks", { project_id = PROJECT, stack_name = "x",

@@ -269,7 +269,8 @@ end
 local function matching_fault(self, req)
   for i, f in ipairs(self.faults) do
     local m = f.match or {}
-    if (not m.method or m.method == req.method) and (not m.path or req.path:find(m.path, 1, true)) then
+    if (not m.method or m.method == req.method) and (not m.path or req.path:find(m.path, 1, true))
+      and (not f.rate or self.random() < f.rate) then
       f.count = f.count - 1
       if f.count <= 0 then table.remove(self.faults, i) end
       return f
@@ -488,7 +489,7 @@ end
 
 local FAULT_FIELDS = { match = "table", status = "number", count = "number", retry_after = "number",
                        delay = "number", drop = "string", body = "string", error_code = "string",
-                       truncate = "boolean", body_bytes = "number" }
+                       truncate = "boolean", body_bytes = "number", rate = "number" }
 
 local function add_fault(self, body)
   for k, v in pairs(body) do
@@ -499,7 +500,11 @@ local function add_fault(self, body)
   if body.drop and body.drop ~= "before" and body.drop ~= "after" then
     return error_response(self, 400, "AOS.00.0400", "fault: drop is 'before' or 'after'")
   end
-  body.count = body.count or 1
+  if body.rate and not (body.rate > 0 and body.rate <= 1) then
+    return error_response(self, 400, "AOS.00.0400", "fault: rate is a share of requests, in (0, 1]")
+  end
+  -- with a rate (0..1) a fault hits that share of matching requests, by default for ever
+  body.count = body.count or (body.rate and math.huge or 1)
   self.faults[#self.faults + 1] = body
   return json_response(self, 201, { faults = #self.faults })
 end
@@ -579,7 +584,7 @@ function emulator.new(opts)
     queue_seconds = opts.queue_seconds or 2,
     stacks = {}, faults = {}, log = {},
     verify = opts.verify or default_verifier,
-    sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock,
+    sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock, random = opts.random or math.random,
   }
   if not self.sign or not self.uuid then
     local core = require "rfs.core"
