@@ -81,7 +81,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: fuzz sanitize memcheck check
+.PHONY: fuzz sanitize memcheck check load
 
 $(FUZZ_DIR)/fuzz_sign: spec/fuzz/fuzz_sign.c src/sign.c src/buf.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
@@ -115,3 +115,14 @@ memcheck: deps all
 	    --error-exitcode=9 lua5.4 spec/tools/memcheck.lua $$(cat $$d/port) $(MEMCHECK_CALLS); rc=$$?; \
 	  kill $$spid; rm -rf $$d; \
 	  if [ $$rc -eq 0 ]; then echo "memcheck: no leak, no invalid access"; else echo "memcheck: FAILED ($$rc)"; fi; exit $$rc
+
+# 20 client processes x 500 calls, ~10% of requests answered 429/503 (loopback, bounded).
+load: deps all
+	@lua5.4 spec/load/run.lua 20 500
+
+# Everything that is too slow or too tool-heavy for make test.
+check: deps
+	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory memcheck
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory load
