@@ -35,7 +35,7 @@ local function check_options(opts)
   for key, value in pairs(opts) do
     local want = OPTIONS[key]
     if not want then
-      error("rfs.new: unknown option '" .. tostring(key) .. "'", 3)
+      error("rfs.new: unknown option " .. errors.display(key), 3)
     end
     if not ("|" .. want .. "|"):find("|" .. type(value) .. "|", 1, true) then
       error("rfs.new: option '" .. key .. "' must be a " .. want:gsub("|", " or ") .. " (got " .. type(value) .. ")", 3)
@@ -46,14 +46,15 @@ end
 
 local function check_endpoint(url)
   if not url:match("^https?://[%w%.%-%[%]:]+/?$") then
-    error("rfs.new: endpoint must look like https://host[:port] with no path (got '" .. url .. "')", 3)
+    error("rfs.new: endpoint must look like https://host[:port] with no path (got " .. errors.display(url) .. ")", 3)
   end
   return (url:gsub("/$", ""))
 end
 
 local function check_project(project_id)
   if #project_id < 3 or #project_id > 64 or not project_id:match("^[%w_%-]+$") then
-    error("rfs.new: invalid project_id: 3-64 letters, digits, '_' or '-' (as in the console's project list)", 3)
+    error("rfs.new: invalid project_id " .. errors.display(project_id)
+          .. ": 3-64 letters, digits, '_' or '-' (as in the console's project list)", 3)
   end
   return project_id
 end

@@ -80,4 +80,14 @@ function errors.kind_for_status(status)
   return "bad_request"
 end
 
+--- A value quoted for an error message: one line, printable ASCII, at most 40 characters
+-- of it (control and non-ASCII bytes as \xNN), so that bad input never breaks a log line.
+function errors.display(v)
+  v = tostring(v)
+  local shown = v:sub(1, 40):gsub("[^\32-\126]", function(c) return ("\\x%02x"):format(c:byte()) end)
+  shown = "'" .. shown:gsub("'", "\\x27") .. "'"
+  if #v > 40 then shown = shown .. ("... (%d characters)"):format(#v) end
+  return shown
+end
+
 return errors

@@ -46,7 +46,7 @@ function retry.policy(opts)
   if type(opts) ~= "table" then error("rfs: retry policy must be a table", 2) end
   local p = {}
   for k, v in pairs(opts) do
-    if not POLICY_KEYS[k] then error("rfs: retry: unknown option '" .. tostring(k) .. "'", 2) end
+    if not POLICY_KEYS[k] then error("rfs: retry: unknown option " .. errors.display(k), 2) end
     if type(v) ~= POLICY_KEYS[k] then
       error("rfs: retry: option '" .. k .. "' must be a " .. POLICY_KEYS[k] .. " (got " .. type(v) .. ")", 2)
     end

@@ -25,7 +25,7 @@ local function check_opts(fname, opts, known)
   end
   for k, v in pairs(opts) do
     local want = known[k]
-    if not want then error("rfs: " .. fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    if not want then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), 3) end
     if type(v) ~= want then
       error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. want .. " (got " .. type(v) .. ")", 3)
     end
@@ -198,7 +198,8 @@ end
 function Stack:events(opts)
   opts = check_opts("stack:events", opts, EVENT_OPTS)
   if opts.deployment_id and (#opts.deployment_id > 128 or opts.deployment_id:find("[%c%s]")) then
-    error("rfs: stack:events: invalid deployment_id", 2)
+    error("rfs: stack:events: invalid deployment_id " .. errors.display(opts.deployment_id)
+          .. ": at most 128 characters, no spaces or control characters", 2)
   end
   local query = { stack_id = self.id, deployment_id = opts.deployment_id, filter = opts.filter,
                   field = opts.field, limit = opts.limit, marker = opts.marker }

@@ -70,7 +70,7 @@ local function check_options(opts, fname)
   opts = opts or {}
   if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", 3) end
   for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), 3) end
     if type(v) ~= OPTIONS[k] then
       error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", 3)
     end
