@@ -17,7 +17,7 @@ endif
 
 VARIANT ?=
 BUILD := build/$(LUA)$(VARIANT)
-SRCS := src/buf.c src/sign.c src/http.c src/client.c src/stack.c src/core.c
+SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/client.c src/stack.c src/core.c
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard src/*.h)
 CORE := $(BUILD)/rfs/core.so
@@ -88,15 +88,23 @@ $(FUZZ_DIR)/fuzz_sign: spec/fuzz/fuzz_sign.c src/sign.c src/buf.c $(HDRS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags openssl) \
 	  spec/fuzz/fuzz_sign.c src/sign.c src/buf.c -o $@ $(shell pkg-config --libs openssl)
 
-fuzz: deps $(FUZZ_DIR)/fuzz_sign
-	@mkdir -p $(FUZZ_DIR)/corpus
-	@$(FUZZ_DIR)/fuzz_sign -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	  $(FUZZ_DIR)/corpus spec/fuzz/corpus > $(FUZZ_DIR)/fuzz.log 2>&1; rc=$$?; \
-	  grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/fuzz.log; \
-	  if [ $$rc -eq 0 ]; then echo "fuzz: no crash in $(FUZZ_SECONDS) s"; else echo "fuzz: FAILED, see $(FUZZ_DIR)/fuzz.log"; fi; exit $$rc
+$(FUZZ_DIR)/fuzz_headers: spec/fuzz/fuzz_headers.c src/headers.c $(HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined spec/fuzz/fuzz_headers.c src/headers.c -o $@
+
+# Each harness gets FUZZ_SECONDS; the corpus grows in build/fuzz/<harness>-corpus.
+fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
+	@rc=0; for h in sign:corpus headers:headers_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
+	  mkdir -p $(FUZZ_DIR)/$$name-corpus; \
+	  $(FUZZ_DIR)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    $(FUZZ_DIR)/$$name-corpus $$seeds > $(FUZZ_DIR)/$$name.log 2>&1; r=$$?; \
+	  grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/$$name.log | sed "s/^/fuzz_$$name: /"; \
+	  if [ $$r -eq 0 ]; then echo "fuzz_$$name: no crash in $(FUZZ_SECONDS) s"; \
+	  else echo "fuzz_$$name: FAILED, see $(FUZZ_DIR)/$$name.log"; rc=1; fi; done; exit $$rc
 
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
-SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua
+SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
+  spec/faults_spec.lua spec/tls_spec.lua
 sanitize: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \

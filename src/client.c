@@ -296,37 +296,28 @@ static int client_sign(lua_State *L)
 static void push_response_headers(lua_State *L, const rfs_buf *raw)
 {
     const char *p = raw->p, *end = raw->p + raw->len;
-    lua_newtable(L);
-    while (p != NULL && p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end, *colon, *v;
-        size_t i, name_len;
-        char name[128];
+    rfs_header h;
+    char name[RFS_MAX_HEADER_NAME];
+    size_t i;
 
-        if (line_end > p && line_end[-1] == '\r')
-            line_end--;
-        colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon != NULL && colon > p && (size_t)(colon - p) < sizeof(name) && strncmp(p, "HTTP/", 5) != 0) {
-            name_len = (size_t)(colon - p);
-            for (i = 0; i < name_len; i++)
-                name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-            v = colon + 1;
-            while (v < line_end && (*v == ' ' || *v == '\t'))
-                v++;
-            lua_pushlstring(L, name, name_len);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(line_end - v));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(line_end - v));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, -3);
+    lua_newtable(L);
+    if (p == NULL)
+        return;
+    while (rfs_header_next(&p, end, &h)) {
+        for (i = 0; i < h.name_len; i++)
+            name[i] = (char)((h.name[i] >= 'A' && h.name[i] <= 'Z') ? h.name[i] + 32 : h.name[i]);
+        lua_pushlstring(L, name, h.name_len);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, h.value, h.value_len);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, h.value, h.value_len);
+            lua_concat(L, 3);
         }
-        p = eol ? eol + 1 : NULL;
+        lua_rawset(L, -3);
     }
 }
 

@@ -39,6 +39,12 @@ void rfs_http_response_free(rfs_http_response *r);
 int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs_header *headers,
                      size_t nheaders, const char *body, size_t body_len, rfs_http_response *r);
 
+/* Response header fields: the next "Name: value" line of a raw header block, skipping
+ * status lines, lines without a colon and names longer than RFS_MAX_HEADER_NAME. The
+ * value has leading blanks and a trailing CR removed. Returns 0 at the end. */
+#define RFS_MAX_HEADER_NAME 127
+int rfs_header_next(const char **cursor, const char *end, rfs_header *out);
+
 /* Global libcurl initialisation (idempotent, call once at module load). */
 int rfs_http_global_init(void);
 
