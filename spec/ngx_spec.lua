@@ -92,6 +92,24 @@ describe("inside nginx", function()
             }
           }
           location = /phase { content_by_lua_block { ngx.say(ngx.shared.rfs_spec:get("init_worker")) } }
+          # this server as an odd upstream: header blocks the transport must bound or join
+          location ~ ^/v1/[^/]+/stacks/odd-(small|large)/metadata$ {
+            content_by_lua_block {
+              local size = ngx.var[1] == "large" and 80000 or 8000
+              for i = 1, math.ceil(size / 4000) do ngx.header["X-Filler-" .. i] = string.rep("f", 4000) end
+              ngx.header["X-Twice"] = { "a", "b" }
+              ngx.print('{"stack_id":"1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3","stack_name":"odd-' .. ngx.var[1]
+                        .. '","status":"DEPLOYMENT_COMPLETE"}')
+            }
+          }
+          location = /odd {
+            content_by_lua_block {
+              local rfs = require "rfs"
+              local c = rfs.new{ endpoint = "http://127.0.0.1:$PORT", retry = false, timeout = 5 }
+              local meta, err = c:stack(ngx.var.arg_stack):metadata()
+              ngx.say(meta and meta.status or (err.kind .. " " .. err.message))
+            }
+          }
         }
         server {
           listen 127.0.0.1:$PORT2 ssl;
@@ -182,6 +200,15 @@ describe("inside nginx", function()
     for _ in pairs(conns) do distinct = distinct + 1 end
     assert.equal(20, n)
     assert.equal(1, distinct)
+  end)
+
+  it("reads a header block up to 64 KiB and refuses a larger one with an error", function()
+    local status, body = get(ngx_server.port, "/odd?stack=odd-small")
+    assert.equal(200, status)
+    assert.equal("DEPLOYMENT_COMPLETE\n", body)
+    status, body = get(ngx_server.port, "/odd?stack=odd-large")
+    assert.equal(200, status)
+    assert.matches("^network .*response headers larger than 64 KiB", body)
   end)
 
   it("runs the wait in an ngx.timer background job (examples/nginx)", function()

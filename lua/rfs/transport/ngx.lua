@@ -31,17 +31,28 @@ local function check_phase()
   end
 end
 
+local MAX_HEADER = 64 * 1024
+
+-- The status line and header fields, read as one block (one cosocket call, not one per line).
 local function read_headers(sock)
-  local line, err = sock:receive("*l")
-  if not line then return nil, err end
-  local status = tonumber(line:match("^HTTP/1%.[01] (%d%d%d)"))
+  local reader = sock:receiveuntil("\r\n\r\n")
+  local parts, total = {}, 0
+  while true do -- with a size, the reader hands out chunks, then nil, nil at the blank line
+    local data, err = reader(8192)
+    if not data then
+      if err then return nil, err end
+      break
+    end
+    total = total + #data
+    if total > MAX_HEADER then return nil, "response headers larger than 64 KiB" end
+    parts[#parts + 1] = data
+  end
+  local block = table.concat(parts)
+  local status = tonumber(block:match("^HTTP/1%.[01] (%d%d%d)"))
   if not status then return nil, "bad status line" end
   local headers = {}
-  while true do
-    local h, herr = sock:receive("*l")
-    if not h then return nil, herr end
-    if h == "" then break end
-    local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+  for line in block:gmatch("\n([^\n]+)") do
+    local k, v = line:match("^([^:]+):%s*(.-)%s*$")
     if k then
       k = k:lower()
       headers[k] = headers[k] and (headers[k] .. ", " .. v) or v
