@@ -124,6 +124,8 @@ function client.new(opts)
     verify_tls = opts.verify_tls ~= false,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
+    -- every operation's URL starts with this (computed once: it is on every call's path)
+    stacks_url = endpoint .. "/v1/" .. core.uri_encode(c.project_id) .. "/stacks/",
   }
   return c
 end
@@ -147,6 +149,7 @@ function client.decode(body)
   if body == nil or body == "" then return {} end
   local v, err = cjson.decode(body)
   if v == nil then return nil, err end
+  if not body:find("null", 1, true) then return v end -- nothing to strip: the usual case
   return strip_nulls(v)
 end
 
@@ -212,7 +215,7 @@ local function encode_query(query)
     if v ~= nil then keys[#keys + 1] = k end
   end
   if #keys == 0 then return "" end
-  table.sort(keys)
+  if #keys > 1 then table.sort(keys) end
   local parts = {}
   for i, k in ipairs(keys) do
     parts[i] = core.uri_encode(k) .. "=" .. core.uri_encode(tostring(query[k]))
@@ -223,8 +226,9 @@ end
 --- The URL of an operation on a stack.
 function client.stack_url(c, stack_name, suffix, query)
   if c.closed then error("rfs: this client is closed; create a new one with rfs.new{}", 3) end
-  return c.endpoint .. "/v1/" .. core.uri_encode(c.project_id) .. "/stacks/"
-    .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
+  local st = state[c]
+  local base = st and st.stacks_url or (c.endpoint .. "/v1/" .. core.uri_encode(c.project_id) .. "/stacks/")
+  return base .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
 end
 
 local function send_once(c, st, method, url, body, operation)

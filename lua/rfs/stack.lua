@@ -62,8 +62,10 @@ function Metadata.__tostring(m)
   return s
 end
 
+local METADATA_STRINGS = { "status", "stack_name", "stack_id" }
+
 local function check_metadata(meta, request_id)
-  for _, f in ipairs({ "status", "stack_name", "stack_id" }) do
+  for _, f in ipairs(METADATA_STRINGS) do
     if type(meta[f]) ~= "string" then return bad_field("metadata", f, "string", request_id) end
   end
   if #meta.stack_id ~= 36 then return bad_field("metadata", "stack_id", "36-character UUID", request_id) end
