@@ -59,8 +59,8 @@ describe("rfs.sign", function()
 
   it("encodes the canonical query per RFC 3986 and sorts keys and repeated values", function()
     local core = require "rfs.core"
-    local _, canonical = core.sign{ method = "GET", url = "https://h/a b/c?b=2&a=z&a=y&sp%20ace=%C3%A9%2F%26&k=&e",
-                                    ak = "a", sk = "b", date = "20261124T000000Z" }
+    local _, canonical = core.sign({ method = "GET", url = "https://h/a b/c?b=2&a=z&a=y&sp%20ace=%C3%A9%2F%26&k=&e",
+                                     ak = "a", sk = "b", date = "20261124T000000Z" }, true)
     local lines = {}
     for line in (canonical .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
     assert.equal("/a%20b/c/", lines[2])

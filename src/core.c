@@ -143,6 +143,10 @@ static int core_sign(lua_State *L)
         lua_pushlstring(L, in.token, in.token_len);
         lua_setfield(L, -2, "X-Security-Token");
     }
+    if (!lua_toboolean(L, 2)) { /* the canonical request only when asked: it costs a string */
+        rfs_sign_output_free(&out);
+        return 1;
+    }
     lua_pushlstring(L, out.canonical.p, out.canonical.len);
     rfs_sign_output_free(&out);
     return 2;
