@@ -3,7 +3,6 @@
 -- applied twice, and no socket or handle leaks.
 local rfs = require "rfs"
 local E = require "emulator_process"
-local socket = require "socket"
 
 local AK, SK, PROJECT = "AKFAULTS000000001", "faults-secret-key", "0123456789abcdef0123456789abcdef"
 
@@ -43,12 +42,7 @@ local function assert_no_new_fds(before, what)
   assert.same({}, new, (what or "") .. "file descriptors leaked")
 end
 
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local closed_port = E.closed_port
 
 describe("faults", function()
   local em

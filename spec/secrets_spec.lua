@@ -4,18 +4,12 @@ local rfs = require "rfs"
 local help = require "rfs.help"
 local E = require "emulator_process"
 local cjson = require "cjson"
-local socket = require "socket"
 
 local AK, SK, TOKEN = "AKSECRETSSPEC0001", "sk-9f2c41d7e5b3a8096c1f", "tok-3e8a5b1c7d9f2046a1b3"
 local PROJECT = "0123456789abcdef0123456789abcdef"
 local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 
-local function closed_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local closed_port = E.closed_port
 
 -- Every string reachable from v (table keys and values, tostring of userdata and tables
 -- with metatables), so that a secret in any field is found, not only in tostring.

@@ -34,6 +34,14 @@ local function request(url, method, body)
 end
 M.request = request
 
+--- A loopback port nothing listens on (bound, read, released).
+function M.closed_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
 function M.start(opts)
   opts = opts or {}
   local root = "."
