@@ -227,8 +227,8 @@ end
 function client.stack_url(c, stack_name, suffix, query)
   if c.closed then error("rfs: this client is closed; create a new one with rfs.new{}", 3) end
   local st = state[c]
-  local base = st and st.stacks_url or (c.endpoint .. "/v1/" .. core.uri_encode(c.project_id) .. "/stacks/")
-  return base .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
+  if not st then error("rfs: this client was not made by rfs.new{}", 3) end
+  return st.stacks_url .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
 end
 
 local function send_once(c, st, method, url, body, operation)
