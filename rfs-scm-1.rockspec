@@ -47,6 +47,7 @@ build = {
     ["rfs.emulator"] = "lua/rfs/emulator/init.lua",
     ["rfs.emulator.http"] = "lua/rfs/emulator/http.lua",
     ["rfs.emulator.server"] = "lua/rfs/emulator/server.lua",
+    ["rfs.emulator.ngx"] = "lua/rfs/emulator/ngx.lua",
   },
   install = {
     bin = { ["rfs"] = "bin/rfs", ["rfs-emulator"] = "bin/rfs-emulator" },
