@@ -133,6 +133,13 @@ describe("bad input against the emulator", function()
     assert.matches("'bad\\x0d\\x0aX-Injected: 1'", err, 1, true)
     err = one_line_error(function() return client:stack(("a"):rep(100000)) end, "invalid stack name")
     assert.matches("... (100000 characters)", err, 1, true)
+    -- a quote or a backslash in the value is escaped too: what is shown reads back one way
+    err = one_line_error(function() return client:stack("it's\\x0d") end, "invalid stack name")
+    assert.matches("'it\\x27s\\x5cx0d'", err, 1, true)
+    err = one_line_error(function()
+      return rfs.new{ endpoint = em.url, ak = AK, sk = SK, project_id = "p'\\\r" }
+    end, "invalid project_id")
+    assert.matches("'p\\x27\\x5c\\x0d'", err, 1, true)
   end)
 
   it("still works afterwards, and the log does record what is sent", function()

@@ -126,15 +126,18 @@ describe("secrets", function()
     catch(function() rfs.new{ endpoint = em.url, project_id = PROJECT, ak = AK, sk = { SK } } end)
     catch(function() rfs.new{ endpoint = em.url, project_id = PROJECT, ak = AK, sk = SK .. "\r\n" } end)
     catch(function() rfs.new{ endpoint = em.url, project_id = PROJECT, ak = AK, sk = SK, security_token = TOKEN .. "\n" } end)
+    catch(function() rfs.new{ endpoint = "https://" .. AK .. ":" .. SK .. "@rfs.example.com", project_id = PROJECT,
+                              ak = AK, sk = SK } end)
     catch(function() rfs.new{ endpoint = em.url, project_id = SK .. "/", ak = AK, sk = SK } end)
     catch(function() client():stack(SK .. "!") end)
     catch(function() rfs.sign{ method = "GET", url = "https://h/x", ak = AK, sk = SK, headers = { ["X-A"] = TOKEN .. "\n" } } end)
     -- values the caller chose to pass as names are theirs to see; only the secret
     -- arguments are checked here
+    assert.matches("https://***@rfs.example.com", msgs[5], 1, true) -- user:password@ is masked
+    table.remove(msgs, 7)
     table.remove(msgs, 6)
-    table.remove(msgs, 5)
     assert_clean("misuse errors", msgs)
-    assert.equal(5, #msgs)
+    assert.equal(6, #msgs)
   end)
 
   it("never appear in the emulator's log or output", function()

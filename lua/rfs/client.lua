@@ -46,7 +46,9 @@ end
 
 local function check_endpoint(url)
   if not url:match("^https?://[%w%.%-%[%]:]+/?$") then
-    error("rfs.new: endpoint must look like https://host[:port] with no path (got " .. errors.display(url) .. ")", 3)
+    -- user:password@ in a URL is a secret: never repeat it
+    local shown = errors.display((url:gsub("^([%a][%w+.-]*://)[^/@]*@", "%1***@")))
+    error("rfs.new: endpoint must look like https://host[:port] with no path (got " .. shown .. ")", 3)
   end
   return (url:gsub("/$", ""))
 end

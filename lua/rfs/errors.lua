@@ -81,11 +81,15 @@ function errors.kind_for_status(status)
 end
 
 --- A value quoted for an error message: one line, printable ASCII, at most 40 characters
--- of it (control and non-ASCII bytes as \xNN), so that bad input never breaks a log line.
+-- of it (control and non-ASCII bytes, quote and backslash as \xNN), so that bad input never
+-- breaks a log line.
 function errors.display(v)
   v = tostring(v)
-  local shown = v:sub(1, 40):gsub("[^\32-\126]", function(c) return ("\\x%02x"):format(c:byte()) end)
-  shown = "'" .. shown:gsub("'", "\\x27") .. "'"
+  -- the quote and the backslash are escaped too, so that what is shown reads back unambiguously
+  local shown = "'" .. v:sub(1, 40):gsub(".", function(c)
+    local b = c:byte()
+    if b < 32 or b > 126 or c == "'" or c == "\\" then return ("\\x%02x"):format(b) end
+  end) .. "'"
   if #v > 40 then shown = shown .. ("... (%d characters)"):format(#v) end
   return shown
 end
