@@ -57,7 +57,10 @@ end
 local function read_body()
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
-  if body then return body end
+  if body then
+    if #body > http.MAX_BODY_BYTES then return nil, 413, "the request body is larger than 1 MiB" end
+    return body
+  end
   local file = ngx.req.get_body_file()
   if not file then return "" end -- no body
   local f = io.open(file, "rb")
