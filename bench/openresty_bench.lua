@@ -61,6 +61,10 @@ local function rps(path)
   p:close()
   local non2xx = out:match("Non%-2xx or 3xx responses: (%d+)")
   if non2xx then error("wrk: " .. non2xx .. " failed responses on " .. path .. ":\n" .. front:log()) end
+  local socket_errors = out:match("Socket errors:([^\n]*)")
+  if socket_errors and socket_errors:find("[1-9]") then
+    error("wrk: socket errors on " .. path .. ":" .. socket_errors .. "\n" .. front:log())
+  end
   return tonumber(out:match("Requests/sec:%s*([%d%.]+)")) or error("wrk printed no rate:\n" .. out)
 end
 
