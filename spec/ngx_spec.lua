@@ -102,6 +102,13 @@ describe("inside nginx", function()
                         .. '","status":"DEPLOYMENT_COMPLETE"}')
             }
           }
+          location ~ ^/v1/[^/]+/stacks/huge-(length|chunked)/metadata$ {
+            content_by_lua_block {
+              local piece = string.rep("x", 1024 * 1024)
+              if ngx.var[1] == "length" then ngx.header["Content-Length"] = 17 * #piece end
+              for _ = 1, 17 do ngx.print(piece) ngx.flush(true) end
+            }
+          }
           location = /odd {
             content_by_lua_block {
               local rfs = require "rfs"
@@ -209,6 +216,14 @@ describe("inside nginx", function()
     status, body = get(ngx_server.port, "/odd?stack=odd-large")
     assert.equal(200, status)
     assert.matches("^network .*response headers larger than 64 KiB", body)
+  end)
+
+  it("cuts off a response body over 16 MiB with an error, sized or chunked", function()
+    for _, name in ipairs({ "huge-length", "huge-chunked" }) do
+      local status, body = get(ngx_server.port, "/odd?stack=" .. name)
+      assert.equal(200, status)
+      assert.matches("^decode .*16 MiB", body, nil, false)
+    end
   end)
 
   it("runs the wait in an ngx.timer background job (examples/nginx)", function()
