@@ -19,8 +19,9 @@ local function tmpdir()
   return d
 end
 
--- Loads rfs from the tree only (the system paths stay, for lua-cjson), outside the checkout.
-local function works_from(tree)
+-- Loads rfs from the tree only (the system paths stay, for lua-cjson), outside the checkout,
+-- signs a request with it, then removes the tree.
+local function assert_signs_from(tree)
   local probe = [[
 local rfs = require "rfs"
 assert(package.searchpath("rfs", package.path):find(os.getenv("TREE"), 1, true), "rfs came from elsewhere")
@@ -31,8 +32,12 @@ io.write(h.Authorization:match("^SDK%-HMAC%-SHA256 Access=AK") and "signed" or "
   local f = assert(io.open(tree .. "/probe.lua", "w"))
   f:write(probe)
   f:close()
-  return run(("cd / && TREE=%s LUA_PATH='%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua;;' "
-              .. "LUA_CPATH='%s/lib/lua/%s/?.so;;' %s %s/probe.lua"):format(tree, tree, ABI, tree, ABI, tree, ABI, LUA, tree))
+  local works, out = run(("cd / && TREE=%s LUA_PATH='%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua;;' "
+                           .. "LUA_CPATH='%s/lib/lua/%s/?.so;;' %s %s/probe.lua")
+                          :format(tree, tree, ABI, tree, ABI, tree, ABI, LUA, tree))
+  assert.is_true(works, out)
+  assert.equal("signed", out)
+  os.execute("rm -rf " .. tree)
 end
 
 describe("installing", function()
@@ -45,10 +50,7 @@ describe("installing", function()
                          "/bin/rfs", "/bin/rfs-emulator" }) do
       assert.truthy(io.open(tree .. f), tree .. f .. " is missing")
     end
-    local works, probe = works_from(tree)
-    assert.is_true(works, probe)
-    assert.equal("signed", probe)
-    os.execute("rm -rf " .. tree)
+    assert_signs_from(tree)
   end)
 
   -- the rockspec's build is checked once, with Lua 5.4
@@ -66,9 +68,6 @@ describe("installing", function()
     for f in io.popen("cd lua && find rfs -name '*.lua'"):lines() do
       assert.truthy(io.open(tree .. "/share/lua/5.4/" .. f), f .. " is not installed by luarocks")
     end
-    local works, probe = works_from(tree)
-    assert.is_true(works, probe)
-    assert.equal("signed", probe)
-    os.execute("rm -rf " .. tree)
+    assert_signs_from(tree)
   end)
 end)
