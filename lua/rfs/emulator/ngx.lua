@@ -53,22 +53,21 @@ function M.emulator()
   return instance
 end
 
--- The request body as the state machine wants it, or nil and a rejection.
+-- The request body as the state machine wants it, or nil and a rejection. nginx keeps a
+-- body in memory or, past client_body_buffer_size, in a file; the limit is the same.
 local function read_body()
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
-  if body then
-    if #body > http.MAX_BODY_BYTES then return nil, 413, "the request body is larger than 1 MiB" end
-    return body
+  local file = not body and ngx.req.get_body_file()
+  if file then
+    local f = io.open(file, "rb")
+    if not f then return nil, 500, "the request body could not be read" end
+    body = f:read(http.MAX_BODY_BYTES + 1)
+    f:close()
   end
-  local file = ngx.req.get_body_file()
-  if not file then return "" end -- no body
-  local f = io.open(file, "rb")
-  if not f then return nil, 500, "the request body could not be read" end
-  body = f:read(http.MAX_BODY_BYTES + 1)
-  f:close()
-  if body and #body > http.MAX_BODY_BYTES then return nil, 413, "the request body is larger than 1 MiB" end
-  return body or ""
+  body = body or ""
+  if #body > http.MAX_BODY_BYTES then return nil, 413, "the request body is larger than 1 MiB" end
+  return body
 end
 
 local function request_headers()
