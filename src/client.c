@@ -293,9 +293,9 @@ static int client_sign(lua_State *L)
 }
 
 /* "Name: value\r\n" lines -> { ["name"] = "value" } (repeated names joined with ", "). */
-static void push_response_headers(lua_State *L, const rfs_buf *raw)
+void rfs_push_headers(lua_State *L, const char *block, size_t len)
 {
-    const char *p = raw->p, *end = raw->p + raw->len;
+    const char *p = block, *end = block + len;
     rfs_header h;
     char name[RFS_MAX_HEADER_NAME];
     size_t i;
@@ -360,7 +360,7 @@ static int client_http(lua_State *L)
         return 4;
     }
     lua_pushinteger(L, (lua_Integer)c->resp.status);
-    push_response_headers(L, &c->resp.headers);
+    rfs_push_headers(L, c->resp.headers.p, c->resp.headers.len);
     lua_pushlstring(L, c->resp.body.p ? c->resp.body.p : "", c->resp.body.len);
     return 3;
 }

@@ -4,6 +4,7 @@
  *   core.new_client{...}        -> Client (see client.c)
  *   core.uuid4()                -> a random UUID v4 (OpenSSL CSPRNG)
  *   core.uri_encode(s)          -> RFC 3986 percent-encoding
+ *   core.parse_headers(block)   -> { ["lower-case name"] = "value" } from a raw header block
  *   core.monotonic()            -> seconds on a monotonic clock
  *   core.now()                  -> seconds since the epoch (wall clock)
  *   core.sleep(seconds)         -> sleeps without spinning
@@ -286,6 +287,16 @@ static int core_signalled(lua_State *L)
     return 1;
 }
 
+/* core.parse_headers(block) -> { ["name"] = "value" }: the header parser libcurl's
+ * answers go through, for every other transport too. */
+static int core_parse_headers(lua_State *L)
+{
+    size_t n;
+    const char *block = luaL_checklstring(L, 1, &n);
+    rfs_push_headers(L, block, n);
+    return 1;
+}
+
 static void push_methods(lua_State *L, const char *mt)
 {
     luaL_getmetatable(L, mt);
@@ -300,6 +311,7 @@ int luaopen_rfs_core(lua_State *L)
         { "new_client", rfs_client_new },
         { "uuid4", core_uuid4 },
         { "uri_encode", core_uri_encode },
+        { "parse_headers", core_parse_headers },
         { "monotonic", core_monotonic },
         { "now", core_now },
         { "sleep", core_sleep },

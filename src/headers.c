@@ -20,6 +20,8 @@ int rfs_header_next(const char **cursor, const char *end, rfs_header *out)
             v = colon + 1;
             while (v < line_end && (*v == ' ' || *v == '\t'))
                 v++;
+            while (line_end > v && (line_end[-1] == ' ' || line_end[-1] == '\t'))
+                line_end--;
             out->name = p;
             out->name_len = (size_t)(colon - p);
             out->value = v;

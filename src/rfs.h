@@ -30,6 +30,10 @@ void rfs_client_register(lua_State *L);
 int rfs_client_new(lua_State *L);
 rfs_client *rfs_client_check_open(lua_State *L, int idx);
 
+/* The one response header parser: a raw "Name: value" block (status lines skipped)
+ * -> { ["lower-case name"] = "value" }, repeated names joined with ", ". */
+void rfs_push_headers(lua_State *L, const char *block, size_t len);
+
 /* stack.c */
 void rfs_stack_register(lua_State *L);
 int rfs_stack_new(lua_State *L);

@@ -6,6 +6,7 @@
 -- setkeepalive(). TLS: verified by default against nginx's lua_ssl_trusted_certificate.
 
 local ngx = ngx
+local core = require "rfs.core"
 
 local transport = {}
 
@@ -50,15 +51,7 @@ local function read_headers(sock)
   local block = table.concat(parts)
   local status = tonumber(block:match("^HTTP/1%.[01] (%d%d%d)"))
   if not status then return nil, "bad status line" end
-  local headers = {}
-  for line in block:gmatch("\n([^\n]+)") do
-    local k, v = line:match("^([^:]+):%s*(.-)%s*$")
-    if k then
-      k = k:lower()
-      headers[k] = headers[k] and (headers[k] .. ", " .. v) or v
-    end
-  end
-  return status, headers
+  return status, core.parse_headers(block)
 end
 
 local function read_chunked(sock)
