@@ -14,23 +14,21 @@ local function clock_text(elapsed)
 end
 progress.clock_text = clock_text
 
-local function one_line(s)
-  return (tostring(s or ""):gsub("[%c]+", " "))
-end
+local printable = require("rfs.errors").printable
 
 --- The text of one progress report, or nil for reports a person need not see.
 function progress.format(p)
-  local head = ("[%s] %s"):format(clock_text(p.elapsed), p.stack or "")
+  local head = ("[%s] %s"):format(clock_text(p.elapsed), printable(p.stack))
   if p.type == "status" then
-    return ("%s  %s"):format(head, p.status)
+    return ("%s  %s"):format(head, printable(p.status))
   elseif p.type == "event" then
     local e = p.event
-    local what = e.resource_name or "stack"
-    local line = ("%s  %-24s %s"):format(head, what, e.event_type)
-    if e.event_message and e.event_message ~= "" then line = line .. ": " .. one_line(e.event_message) end
+    local what = e.resource_name and printable(e.resource_name) or "stack"
+    local line = ("%s  %-24s %s"):format(head, what, printable(e.event_type))
+    if e.event_message and e.event_message ~= "" then line = line .. ": " .. printable(e.event_message) end
     return line
   elseif p.type == "done" then
-    return ("%s  %s %s"):format(head, p.ok and "done:" or "ended:", p.status)
+    return ("%s  %s %s"):format(head, p.ok and "done:" or "ended:", printable(p.status))
   end
 end
 

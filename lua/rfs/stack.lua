@@ -55,10 +55,12 @@ local Metadata = {}
 Metadata.__index = Metadata
 Metadata.__name = "rfs.Metadata"
 
+local printable = errors.printable
+
 function Metadata.__tostring(m)
-  local s = string.format("%s %s (id %s, updated %s)", tostring(m.stack_name), tostring(m.status),
-                          tostring(m.stack_id), tostring(m.update_time))
-  if m.status_message and m.status_message ~= "" then s = s .. ": " .. m.status_message end
+  local s = string.format("%s %s (id %s, updated %s)", printable(m.stack_name), printable(m.status),
+                          printable(m.stack_id), printable(m.update_time))
+  if m.status_message and m.status_message ~= "" then s = s .. ": " .. printable(m.status_message) end
   return s
 end
 
@@ -93,10 +95,10 @@ Deployment.__name = "rfs.Deployment"
 
 function Deployment.__tostring(d)
   if d.deployment_id then
-    return string.format("%s accepted: deployment_id %s", d.operation, d.deployment_id)
+    return string.format("%s accepted: deployment_id %s", printable(d.operation), printable(d.deployment_id))
   end
-  return string.format("%s accepted (recovered after a lost answer; stack is %s)", tostring(d.operation),
-                       tostring(d.status))
+  return string.format("%s accepted (recovered after a lost answer; stack is %s)", printable(d.operation),
+                       printable(d.status))
 end
 
 -- A 403 is either "no permission" or "wrong state": tell them apart by reading the state.
@@ -162,10 +164,10 @@ Events.__index = Events
 Events.__name = "rfs.Events"
 
 local function event_line(e)
-  local what = e.resource_name and ((e.resource_type and (e.resource_type .. ".") or "") .. e.resource_name)
-    or "stack"
-  local line = string.format("%s  %-20s %s", tostring(e.time or "?"), tostring(e.event_type), what)
-  if e.event_message and e.event_message ~= "" then line = line .. ": " .. e.event_message end
+  local what = e.resource_name and ((e.resource_type and (printable(e.resource_type) .. ".") or "")
+                                    .. printable(e.resource_name)) or "stack"
+  local line = string.format("%s  %-20s %s", printable(e.time or "?"), printable(e.event_type), what)
+  if e.event_message and e.event_message ~= "" then line = line .. ": " .. printable(e.event_message) end
   return line
 end
 stack.event_line = event_line

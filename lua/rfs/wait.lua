@@ -46,20 +46,23 @@ local Result = {}
 Result.__index = Result
 Result.__name = "rfs.WaitResult"
 
+local printable = errors.printable
+
 function Result.__tostring(r)
-  local s = ("%s %s after %s (%d polls)"):format(r.stack or "stack", tostring(r.status), duration(r.elapsed or 0),
+  local s = ("%s %s after %s (%d polls)"):format(r.stack or "stack", printable(r.status), duration(r.elapsed or 0),
                                                   r.polls or 0)
   if r.rolled_back then s = s .. ": the deployment failed and was rolled back" end
   if r.failures and #r.failures > 0 then
     local parts = {}
     for i, f in ipairs(r.failures) do
       if i > 3 then parts[#parts + 1] = ("and %d more"):format(#r.failures - 3) break end
-      parts[#parts + 1] = ("%s (%s: %s)"):format(f.resource_name or "stack", f.event_type, f.event_message or "")
+      parts[#parts + 1] = ("%s (%s: %s)"):format(printable(f.resource_name or "stack"), printable(f.event_type),
+                                                 printable(f.event_message))
     end
     s = s .. "; " .. #r.failures .. " failure event" .. (#r.failures == 1 and "" or "s") .. ": "
       .. table.concat(parts, "; ")
   elseif not r.ok and r.status_message then
-    s = s .. ": " .. r.status_message
+    s = s .. ": " .. printable(r.status_message)
   end
   return s
 end
