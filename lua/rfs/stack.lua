@@ -33,10 +33,23 @@ local function check_opts(fname, opts, known)
   return opts
 end
 
-local function bad_field(op, field, want, request_id)
+local function bad_field(op, field, want, request_id, value)
+  local got = value == nil and "" or (": got " .. (type(value) == "string" and errors.display(value) or type(value)))
   return errors.new{ kind = "decode", operation = op, request_id = request_id,
-                     message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" }
+                     message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" .. got }
 end
+
+-- What the C Stack accepts in its fields (src/stack.c): answers are checked against the
+-- same rules first, so an odd answer is a decode error, never a raise from _set.
+local function is_token(v, max)
+  return type(v) == "string" and #v >= 1 and #v <= max and not v:find("[^\33-\126]")
+end
+
+local function is_uuid(v)
+  return type(v) == "string" and v:find("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+end
+
+local STATUS_MAX, DEPLOYMENT_ID_MAX = 32, 128
 
 -- client:stack(name, { stack_id = }) --------------------------------------------------
 
@@ -64,13 +77,14 @@ function Metadata.__tostring(m)
   return s
 end
 
-local METADATA_STRINGS = { "status", "stack_name", "stack_id" }
-
 local function check_metadata(meta, request_id)
-  for _, f in ipairs(METADATA_STRINGS) do
-    if type(meta[f]) ~= "string" then return bad_field("metadata", f, "string", request_id) end
+  if type(meta.stack_name) ~= "string" then return bad_field("metadata", "stack_name", "string", request_id) end
+  if not is_token(meta.status, STATUS_MAX) then
+    return bad_field("metadata", "status", "1-32 printable characters, no spaces", request_id, meta.status)
   end
-  if #meta.stack_id ~= 36 then return bad_field("metadata", "stack_id", "36-character UUID", request_id) end
+  if not is_uuid(meta.stack_id) then
+    return bad_field("metadata", "stack_id", "a UUID", request_id, meta.stack_id)
+  end
   return nil
 end
 
@@ -97,8 +111,12 @@ function Deployment.__tostring(d)
   if d.deployment_id then
     return string.format("%s accepted: deployment_id %s", printable(d.operation), printable(d.deployment_id))
   end
-  return string.format("%s accepted (recovered after a lost answer; stack is %s)", printable(d.operation),
-                       printable(d.status))
+  if d.recovered then
+    return string.format("%s accepted (recovered after a lost answer; stack is %s)", printable(d.operation),
+                         printable(d.status))
+  end
+  return string.format("%s accepted, but the deployment_id in the answer was not readable (%s); "
+                       .. "stack:wait{} follows the stack's state", printable(d.operation), printable(d.note))
 end
 
 -- A 403 is either "no permission" or "wrong state": tell them apart by reading the state.
@@ -118,13 +136,22 @@ end
 local function send_continue(self, operation)
   local spec = CONTINUES[operation]
   local url = client.stack_url(self.client, self.name, spec.path)
-  local res, err, request_id = client.call(self.client, "POST", url, { stack_id = self.id }, operation)
+  local res, err = client.call(self.client, "POST", url, { stack_id = self.id }, operation)
   if not res then
+    -- a 2xx whose body is not JSON: RFS applied the continue all the same
+    if err.kind == "decode" and err.status and err.status >= 200 and err.status < 300 then
+      return { accepted = true, operation = operation, note = "HTTP " .. err.status .. " with a body that is not JSON" }
+    end
     if err.kind == "forbidden" then err = refine_forbidden(self, operation, err) end
     return nil, err
   end
-  if type(res.deployment_id) ~= "string" or res.deployment_id == "" then
-    return nil, bad_field(operation, "deployment_id", "string", request_id)
+  res.accepted = true
+  if not is_token(res.deployment_id, DEPLOYMENT_ID_MAX) then
+    -- applied all the same: never "try again" a continue that was accepted; wait{} goes by state
+    res.note = res.deployment_id == nil and "no deployment_id" or
+      ("deployment_id " .. (type(res.deployment_id) == "string" and errors.display(res.deployment_id)
+                            or ("of type " .. type(res.deployment_id))))
+    res.deployment_id = nil
   end
   return res
 end
