@@ -32,6 +32,7 @@ function Error.__tostring(e)
   if e.request_id then where[#where + 1] = "request " .. tostring(e.request_id) end
   if e.server_request_id then where[#where + 1] = "server request " .. tostring(e.server_request_id) end
   if e.attempts and e.attempts > 1 then where[#where + 1] = tostring(e.attempts) .. " attempts" end
+  if type(e.retry_after) == "number" then where[#where + 1] = ("Retry-After %.0fs"):format(e.retry_after) end
   local line = "rfs " .. tostring(e.kind) .. " error: " .. tostring(e.message or "unknown error")
   if #where > 0 then line = line .. " (" .. table.concat(where, ", ") .. ")" end
   local hint = e.hint or KINDS[e.kind]

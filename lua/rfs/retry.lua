@@ -148,7 +148,12 @@ local function deadline_of(policy, start)
 end
 
 -- Sleeps before the next attempt; false when the deadline does not leave room for it.
+-- A Retry-After longer than the policy's cap, or than the time left, is not slept: a
+-- server asking for days (or a date in 2999) gets its throttled error back at once, with
+-- err.retry_after saying when it would take the call again.
 local function back_off(policy, attempt, err, deadline)
+  local asked = type(err) == "table" and err.retry_after
+  if asked and (asked > policy.cap or (deadline and policy.clock() + asked > deadline)) then return false end
   local d = retry.delay(policy, attempt, err)
   if deadline and policy.clock() + d > deadline then return false end
   if policy.budget then policy.budget:take(policy.sleep, policy.clock) end
