@@ -285,3 +285,33 @@ describe("a Retry-After longer than the cap or the time left", function()
     assert.is_true(clock.now <= 10, "slept until " .. clock.now)
   end)
 end)
+
+describe("the jitter", function()
+  local function delays_of_a_new_process(lua)
+    local cmd = lua .. " -e '"
+      .. "package.path=\"./lua/?.lua;./lua/?/init.lua;\"..package.path "
+      .. "package.cpath=\"./build/" .. lua .. "/?.so;\"..package.cpath "
+      .. "local retry = require(\"rfs.retry\") local p = retry.policy{} local out = {} "
+      .. "for n = 1, 8 do out[n] = (\"%.6f\"):format(retry.delay(p, n)) end "
+      .. "math.randomseed(42) out[#out + 1] = tostring(math.random(1000000)) "
+      .. "print(table.concat(out, \" \"))' 2>&1"
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("differs between two processes, and leaves the program's own math.random alone", function()
+    local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local a, b = delays_of_a_new_process(lua), delays_of_a_new_process(lua)
+    local da, ra = a:match("^(.-) (%d+)\n$")
+    local db, rb = b:match("^(.-) (%d+)\n$")
+    assert.truthy(da, a)
+    assert.truthy(db, b)
+    assert.are_not.equal(da, db, "two processes backed off in step: " .. da)
+    -- a seeded math.random still gives the program its own repeatable sequence
+    assert.equal(ra, rb)
+    math.randomseed(42)
+    assert.equal(tostring(math.random(1000000)), ra)
+  end)
+end)

@@ -2,7 +2,8 @@
 -- bucket, and the rules for re-sending a continue that is not idempotent.
 --
 -- Effects are injected: policy.sleep, policy.clock (monotonic seconds) and
--- policy.random, so specs run six hours of backoff in milliseconds.
+-- policy.random (default: the C core's CSPRNG), so specs run six hours of backoff in
+-- milliseconds.
 
 local errors = require "rfs.errors"
 
@@ -61,8 +62,15 @@ function retry.policy(opts)
   -- still sleep with ngx.sleep when it runs in a request or a timer
   p.sleep = p.sleep or function(seconds) return retry.default_sleep()(seconds) end
   p.clock = p.clock or retry.default_clock()
-  p.random = p.random or math.random
+  p.random = p.random or retry.random
   return p
+end
+
+--- The jitter's random number in [0, 1), drawn from the C core's CSPRNG: two processes
+--  (or two forked nginx workers) never back off in step, and a program's own
+--  math.random and math.randomseed are left alone.
+function retry.random()
+  return tonumber(require("rfs.core").uuid4():sub(1, 8), 16) / 4294967296
 end
 
 --- Seconds to wait before attempt n+1: full jitter, capped, never less than Retry-After.
