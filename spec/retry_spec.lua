@@ -20,7 +20,7 @@ describe("retry.policy", function()
     assert.equal(20, p.cap)
     assert.error_matches(function() retry.policy{ atempts = 3 } end, "unknown option 'atempts'")
     assert.error_matches(function() retry.policy{ cap = "20" } end, "'cap' must be a number")
-    assert.error_matches(function() retry.policy{ attempts = 0 } end, "at least 1")
+    assert.error_matches(function() retry.policy{ attempts = 0 } end, "attempts' must be an integer from 1 to 100")
   end)
 end)
 

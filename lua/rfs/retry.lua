@@ -41,6 +41,20 @@ function retry.default_clock()
   return require("rfs.core").monotonic
 end
 
+--- Raises, naming the option and its range, unless v is a finite number in [lo, hi]
+--  (an integer when `integer`). fname names the call in the message.
+function retry.check_number(fname, name, v, lo, hi, integer, level)
+  local ok = v == v and v ~= math.huge and v ~= -math.huge and v >= lo and v <= hi
+    and (not integer or v == math.floor(v))
+  if ok then return v end
+  local range
+  if lo == -math.huge then range = "a finite number"
+  elseif hi == math.huge then range = ("%s >= %s"):format(integer and "an integer" or "a finite number", lo)
+  else range = ("%s from %s to %s"):format(integer and "an integer" or "a number", lo, hi) end
+  error(("rfs: %s: option '%s' must be %s (got %s)"):format(fname, name, range, tostring(v)), (level or 2) + 1)
+end
+local check_number = retry.check_number
+
 --- Validates and completes a retry policy. Unknown keys raise, naming the key.
 function retry.policy(opts)
   opts = opts or {}
@@ -56,8 +70,11 @@ function retry.policy(opts)
   for k, v in pairs(DEFAULTS) do
     if p[k] == nil then p[k] = v end
   end
-  if p.attempts < 1 then error("rfs: retry: attempts must be at least 1", 2) end
-  if p.base < 0 or p.cap < 0 then error("rfs: retry: base and cap must not be negative", 2) end
+  check_number("retry", "attempts", p.attempts, 1, 100, true, 2)
+  check_number("retry", "base", p.base, 0, math.huge, false, 2)
+  check_number("retry", "cap", p.cap, 0, math.huge, false, 2)
+  if p.deadline then check_number("retry", "deadline", p.deadline, -math.huge, math.huge, false, 2) end
+  if p.max_elapsed then check_number("retry", "max_elapsed", p.max_elapsed, 0, math.huge, false, 2) end
   -- the default sleep is chosen when it is called: a client built in init_by_lua must
   -- still sleep with ngx.sleep when it runs in a request or a timer
   p.sleep = p.sleep or function(seconds) return retry.default_sleep()(seconds) end
@@ -143,7 +160,11 @@ function retry.budget(opts)
   opts = opts or {}
   local clock = opts.clock or retry.default_clock()
   local b = setmetatable({ rate = opts.rate or 1, burst = opts.burst or 10, clock = clock, taken = 0 }, Budget)
-  if b.rate <= 0 or b.burst < 1 then error("rfs: retry.budget: rate must be > 0 and burst >= 1", 2) end
+  if type(b.rate) ~= "number" or b.rate ~= b.rate or b.rate <= 0 or b.rate == math.huge then
+    error("rfs: retry.budget: option 'rate' must be a finite number > 0 (got " .. tostring(b.rate) .. ")", 2)
+  end
+  if type(b.burst) ~= "number" then error("rfs: retry.budget: option 'burst' must be a number", 2) end
+  check_number("retry.budget", "burst", b.burst, 1, math.huge, false, 2)
   b.tokens, b.last = b.burst, clock()
   return b
 end

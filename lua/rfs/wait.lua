@@ -30,6 +30,9 @@ local OPTIONS = {
   retry = "table", budget = "table", events_every = "number", settle = "number",
 }
 
+local MIN_INTERVAL = 0.1
+local DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL = 2, 30
+
 local FAILURE_EVENTS = { ERROR = true, CREATION_FAILED = true, UPDATE_FAILED = true, DELETION_FAILED = true }
 
 -- Formatting ------------------------------------------------------------------------------
@@ -81,6 +84,20 @@ local function check_options(opts, fname)
   if opts.operation and not OUTCOMES[opts.operation] then
     error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", 3)
   end
+  local check = retry.check_number
+  if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
+    error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
+          :format(fname, tostring(opts.timeout)), 3)
+  end
+  -- polling faster than ten times a second is a busy loop against RFS, not a wait
+  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, 3) end
+  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, 3) end
+  if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
+    error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
+          :format(fname, opts.interval, opts.max_interval), 3)
+  end
+  if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, 3) end
+  if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, 3) end
   return opts
 end
 
@@ -105,7 +122,9 @@ function wait.new(stack, opts, shared)
     deployment_id = opts.deployment_id or stack.deployment_id,
     on_progress = opts.on_progress,
     clock = clock, sleep = sleep,
-    interval = opts.interval or 2, max_interval = opts.max_interval or 30,
+    -- one of the two given alone moves the other's default out of its way
+    interval = opts.interval or math.min(DEFAULT_INTERVAL, opts.max_interval or DEFAULT_INTERVAL),
+    max_interval = opts.max_interval or math.max(DEFAULT_MAX_INTERVAL, opts.interval or DEFAULT_MAX_INTERVAL),
     -- someone watching sees events every other poll; otherwise they are read when they matter
     events_every = opts.events_every or (opts.on_progress and 2 or 4),
     settle = opts.settle or 120,
