@@ -200,14 +200,34 @@ end
 stack.event_line = event_line
 
 function Events.__tostring(list)
-  local lines = { string.format("%d event%s (newest first)", #list, #list == 1 and "" or "s") }
+  local head = string.format("%d event%s (newest first)", #list, #list == 1 and "" or "s")
+  if list.truncated then
+    head = head .. string.format("; more not read (%s), continue with marker = %s", printable(list.truncated_by),
+                                 errors.display(list.next_marker))
+  end
+  local lines = { head }
   for i, e in ipairs(list) do lines[i + 1] = "  " .. event_line(e) end
   return table.concat(lines, "\n")
 end
 
 local EVENT_OPTS = { deployment_id = "string", filter = "string", field = "string", limit = "number",
-                     marker = "string", all = "boolean" }
-local MAX_PAGES = 1000
+                     marker = "string", all = "boolean", deadline = "number", clock = "function" }
+-- What one events() call reads at most: a stack with a runaway event log (or a server
+-- that pages forever) costs bounded time and memory; the rest is one marker away.
+local MAX_PAGES = 100
+local MAX_EVENT_BYTES = 8 * 1024 * 1024
+stack.EVENTS_MAX_PAGES, stack.EVENTS_MAX_BYTES = MAX_PAGES, MAX_EVENT_BYTES
+
+-- The bytes an event holds in memory, near enough: its keys and values as text.
+local function size_of(v, depth)
+  local t = type(v)
+  if t == "string" then return #v end
+  if t ~= "table" then return 8 end
+  local n = 16
+  if depth > 16 then return n end
+  for k, x in pairs(v) do n = n + size_of(k, depth + 1) + size_of(x, depth + 1) end
+  return n
+end
 
 local function events_page(self, query)
   local url = client.stack_url(self.client, self.name, "/events", query)
@@ -226,23 +246,48 @@ local function events_page(self, query)
 end
 
 --- ListStackEvents: newest first; every page unless all = false (then also returns next_marker).
+--  One call reads at most MAX_PAGES pages and about MAX_EVENT_BYTES of events, and no page
+--  is asked for once `deadline` (by `clock`) has passed: then the list holds what was read,
+--  with list.truncated = true and list.next_marker to go on from.
 function Stack:events(opts)
   opts = check_opts("stack:events", opts, EVENT_OPTS)
   if opts.deployment_id and (#opts.deployment_id > 128 or opts.deployment_id:find("[%c%s]")) then
     error("rfs: stack:events: invalid deployment_id " .. errors.display(opts.deployment_id)
           .. ": at most 128 characters, no spaces or control characters", 2)
   end
+  if opts.deadline and opts.deadline ~= opts.deadline then
+    error("rfs: stack:events: option 'deadline' must be a number, not NaN", 2)
+  end
+  local clock = opts.clock
+  if opts.deadline and not clock then
+    local st = client.state(self.client)
+    clock = st and st.policy and st.policy.clock or require("rfs.retry").default_clock()
+  end
   local query = { stack_id = self.id, deployment_id = opts.deployment_id, filter = opts.filter,
                   field = opts.field, limit = opts.limit, marker = opts.marker }
-  local out, seen = setmetatable({}, Events), {}
-  for _ = 1, MAX_PAGES do
+  local out, seen, pages, bytes = setmetatable({}, Events), {}, 0, 0
+  while true do
     local list, next_marker = events_page(self, query)
     if not list then return nil, next_marker end
-    for _, e in ipairs(list) do out[#out + 1] = e end
-    if opts.all == false then return out, next_marker end
+    pages = pages + 1
+    for _, e in ipairs(list) do
+      out[#out + 1] = e
+      bytes = bytes + size_of(e, 0)
+    end
+    if opts.all == false then
+      out.next_marker = next_marker
+      return out, next_marker
+    end
     if not next_marker or #list == 0 or seen[next_marker] then break end
     seen[next_marker] = true
     query.marker = next_marker
+    local stop = (pages >= MAX_PAGES and ("%d pages"):format(MAX_PAGES))
+      or (bytes >= MAX_EVENT_BYTES and ("%d MiB of events"):format(math.floor(MAX_EVENT_BYTES / 1048576)))
+      or (opts.deadline and clock() >= opts.deadline and "the deadline passed")
+    if stop then
+      out.truncated, out.truncated_by, out.next_marker = true, stop, next_marker
+      break
+    end
   end
   return out
 end

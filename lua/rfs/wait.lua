@@ -162,7 +162,9 @@ end
 -- New events of the deployment, oldest first, each handed to on_progress once.
 function Waiter:follow_events()
   if not self.deployment_id then return {} end
-  local list, err = self:read(function() return self.stack:events{ deployment_id = self.deployment_id } end)
+  local list, err = self:read(function()
+    return self.stack:events{ deployment_id = self.deployment_id, deadline = self.deadline, clock = self.clock }
+  end)
   if not list then return nil, err end
   local fresh = {}
   for i = #list, 1, -1 do
