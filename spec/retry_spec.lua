@@ -271,9 +271,9 @@ describe("a Retry-After longer than the cap or the time left", function()
     assert.equal(1, #t.requests)
   end)
 
-  it("is not slept by a wait's polling past its deadline", function()
-    local t, clock = fake.new(), { now = 0, sleeps = {} }
-    local stack = fake.client(t):stack("my-stack")
+  it("is not slept by a wait's polling past its deadline, even by a client that retries reads", function()
+    local t, c, clock = throttled_client()
+    local stack = c:stack("my-stack")
     t:push(200, fake.metadata{ status = "DEPLOYMENT_IN_PROGRESS" })
     t:push(429, THROTTLED, { ["retry-after"] = "15" })
     t:push(200, fake.metadata{ status = "DEPLOYMENT_COMPLETE", update_time = "later" })

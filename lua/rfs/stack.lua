@@ -89,16 +89,22 @@ local function check_metadata(meta, request_id)
 end
 
 --- GetStackMetadata: every documented field; refreshes stack.id and stack.status.
-function Stack:metadata(opts)
-  check_opts("stack:metadata", opts, NO_OPTIONS)
+-- call_opts: { no_retry = true } from rfs.wait, which retries within its own deadline.
+local function read_metadata(self, call_opts)
   local url = client.stack_url(self.client, self.name, "/metadata", { stack_id = self.id })
-  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata")
+  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata", call_opts)
   if not meta then return nil, err end
   local bad = check_metadata(meta, request_id)
   if bad then return nil, bad end
   self:_set("id", meta.stack_id)
   self:_set("status", meta.status)
   return setmetatable(meta, Metadata)
+end
+stack.read_metadata = read_metadata
+
+function Stack:metadata(opts)
+  check_opts("stack:metadata", opts, NO_OPTIONS)
+  return read_metadata(self)
 end
 
 -- continue_deploy / continue_rollback -------------------------------------------------
@@ -229,9 +235,9 @@ local function size_of(v, depth)
   return n
 end
 
-local function events_page(self, query)
+local function events_page(self, query, call_opts)
   local url = client.stack_url(self.client, self.name, "/events", query)
-  local page, err, request_id = client.call(self.client, "GET", url, nil, "events")
+  local page, err, request_id = client.call(self.client, "GET", url, nil, "events", call_opts)
   if not page then return nil, err end
   local list = page.stack_events or {}
   if type(list) ~= "table" then return nil, bad_field("events", "stack_events", "array", request_id) end
@@ -249,15 +255,15 @@ end
 --  One call reads at most MAX_PAGES pages and about MAX_EVENT_BYTES of events, and no page
 --  is asked for once `deadline` (by `clock`) has passed: then the list holds what was read,
 --  with list.truncated = true and list.next_marker to go on from.
-function Stack:events(opts)
-  opts = check_opts("stack:events", opts, EVENT_OPTS)
-  if opts.deployment_id and (#opts.deployment_id > 128 or opts.deployment_id:find("[%c%s]")) then
-    error("rfs: stack:events: invalid deployment_id " .. errors.display(opts.deployment_id)
-          .. ": at most 128 characters, no spaces or control characters", 2)
+function stack.check_deployment_id(fname, id, level)
+  if id ~= nil and not is_token(id, DEPLOYMENT_ID_MAX) then
+    error("rfs: " .. fname .. ": invalid deployment_id " .. errors.display(id)
+          .. ": 1-128 characters, no spaces or control characters", level + 1)
   end
-  if opts.deadline and opts.deadline ~= opts.deadline then
-    error("rfs: stack:events: option 'deadline' must be a number, not NaN", 2)
-  end
+end
+
+-- call_opts as for read_metadata; opts already checked.
+local function read_events(self, opts, call_opts)
   local clock = opts.clock
   if opts.deadline and not clock then
     local st = client.state(self.client)
@@ -267,7 +273,7 @@ function Stack:events(opts)
                   field = opts.field, limit = opts.limit, marker = opts.marker }
   local out, seen, pages, bytes = setmetatable({}, Events), {}, 0, 0
   while true do
-    local list, next_marker = events_page(self, query)
+    local list, next_marker = events_page(self, query, call_opts)
     if not list then return nil, next_marker end
     pages = pages + 1
     for _, e in ipairs(list) do
@@ -290,6 +296,16 @@ function Stack:events(opts)
     end
   end
   return out
+end
+stack.read_events = read_events
+
+function Stack:events(opts)
+  opts = check_opts("stack:events", opts, EVENT_OPTS)
+  stack.check_deployment_id("stack:events", opts.deployment_id, 2)
+  if opts.deadline and opts.deadline ~= opts.deadline then
+    error("rfs: stack:events: option 'deadline' must be a number, not NaN", 2)
+  end
+  return read_events(self, opts)
 end
 
 -- wait -----------------------------------------------------------------------------

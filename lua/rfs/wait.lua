@@ -8,6 +8,7 @@
 
 local errors = require "rfs.errors"
 local retry = require "rfs.retry"
+local stack_ops = require "rfs.stack"
 
 local wait = {}
 
@@ -81,6 +82,7 @@ local function check_options(opts, fname)
       error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", 3)
     end
   end
+  stack_ops.check_deployment_id(fname, opts.deployment_id, 3)
   if opts.operation and not OUTCOMES[opts.operation] then
     error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", 3)
   end
@@ -151,6 +153,10 @@ function Waiter:progress(p)
   end
 end
 
+-- The waiter's reads skip the client's own retries: it retries them itself, within
+-- its deadline (the client's policy knows no deadline, and both would multiply).
+local READ_ONCE = { no_retry = true }
+
 function Waiter:read(fn)
   self.polls = self.polls + 1
   return retry.call(function(attempt)
@@ -163,7 +169,8 @@ end
 function Waiter:follow_events()
   if not self.deployment_id then return {} end
   local list, err = self:read(function()
-    return self.stack:events{ deployment_id = self.deployment_id, deadline = self.deadline, clock = self.clock }
+    return stack_ops.read_events(self.stack, { deployment_id = self.deployment_id, deadline = self.deadline,
+                                               clock = self.clock }, READ_ONCE)
   end)
   if not list then return nil, err end
   local fresh = {}
@@ -240,7 +247,7 @@ end
 --  (self.next_at says when).
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
-  local meta, err = self:read(function() return self.stack:metadata() end)
+  local meta, err = self:read(function() return stack_ops.read_metadata(self.stack, READ_ONCE) end)
   if not meta then return true, nil, err end
   local previous = self.status
   self.status = meta.status
