@@ -77,4 +77,17 @@ describe("what is rendered from a server's answer", function()
     end
     assert.equal(2, n)
   end)
+
+  it("JSON progress lines are written whatever odd values an event carries", function()
+    local cjson = require "cjson"
+    local client = require "rfs.client"
+    local odd = client.decode('{"event_type":"LOG","event_message":"m","elapsed_seconds":1e999,'
+                              .. '"tags":[1,null,null,null,null,null,null,null,null,null,null,null,null,2]}')
+    local lines = {}
+    local on = rfs.progress.json{ out = { write = function(_, s) lines[#lines + 1] = s end } }
+    on{ type = "event", stack = "s1", elapsed = 1, event = odd }
+    local record = cjson.decode(lines[1])
+    assert.equal("LOG", record.event.event_type)
+    assert.equal("m", record.event.event_message)
+  end)
 end)

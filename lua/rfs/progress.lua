@@ -57,6 +57,22 @@ function progress.human(opts)
   end
 end
 
+-- An event as the server sent it, keeping the fields JSON can always carry (strings,
+-- booleans, finite numbers): a sparse array or a 1e999 in an answer must not make the
+-- encoder raise in the middle of a wait.
+local function plain_fields(e)
+  if type(e) ~= "table" then return nil end
+  local out = {}
+  for k, v in pairs(e) do
+    local t = type(v)
+    if type(k) == "string" and (t == "string" or t == "boolean"
+                                or (t == "number" and v == v and v ~= math.huge and v ~= -math.huge)) then
+      out[k] = v
+    end
+  end
+  return out
+end
+
 --- progress.json{ out = io.stdout } -> on_progress writing one JSON object per line.
 function progress.json(opts)
   opts = opts or {}
@@ -64,7 +80,7 @@ function progress.json(opts)
   local out = opts.out or io.stdout
   return function(p)
     local record = { type = p.type, stack = p.stack, elapsed = p.elapsed, deployment_id = p.deployment_id,
-                     status = p.status, previous = p.previous, ok = p.ok, event = p.event }
+                     status = p.status, previous = p.previous, ok = p.ok, event = plain_fields(p.event) }
     out:write(cjson.encode(record), "\n")
     if out.flush then out:flush() end
   end
