@@ -73,6 +73,16 @@ describe("wait options", function()
     end)
   end
 
+  it("blames the caller's line for a bad option", function()
+    local stack = fake.client(fake.new()):stack("my-stack")
+    local ok, msg = pcall(function() stack:wait{ interval = 0 } end)
+    assert.is_false(ok)
+    assert.matches("^spec/numeric_options_spec%.lua:%d+: rfs: stack:wait: option 'interval'", msg)
+    ok, msg = pcall(function() stack:wait{ colour = "red" } end)
+    assert.is_false(ok)
+    assert.matches("^spec/numeric_options_spec%.lua:%d+: rfs: stack:wait: unknown option 'colour'", msg)
+  end)
+
   it("takes interval or max_interval alone, moving the other default out of the way", function()
     for _, opts in ipairs({ { interval = 60 }, { max_interval = 1 }, { interval = 0.1, max_interval = 0.1 } }) do
       local t, now = fake.new(), 0

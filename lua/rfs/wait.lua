@@ -73,33 +73,37 @@ end
 
 -- Options ---------------------------------------------------------------------------------
 
+-- Misuse is blamed on the caller's line: (stack:wait / rfs.wait_all, tail calls) ->
+-- wait.wait / wait.wait_all -> wait.new -> here.
+local LEVEL = 4
+
 local function check_options(opts, fname)
   opts = opts or {}
-  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", 3) end
+  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", LEVEL) end
   for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), 3) end
+    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), LEVEL) end
     if type(v) ~= OPTIONS[k] then
-      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", 3)
+      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", LEVEL)
     end
   end
-  stack_ops.check_deployment_id(fname, opts.deployment_id, 3)
+  stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
   if opts.operation and not OUTCOMES[opts.operation] then
-    error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", 3)
+    error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", LEVEL)
   end
   local check = retry.check_number
   if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
     error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
-          :format(fname, tostring(opts.timeout)), 3)
+          :format(fname, tostring(opts.timeout)), LEVEL)
   end
   -- polling faster than ten times a second is a busy loop against RFS, not a wait
-  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, 3) end
-  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, 3) end
+  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, LEVEL) end
+  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, LEVEL) end
   if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
     error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
-          :format(fname, opts.interval, opts.max_interval), 3)
+          :format(fname, opts.interval, opts.max_interval), LEVEL)
   end
-  if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, 3) end
-  if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, 3) end
+  if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, LEVEL) end
+  if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, LEVEL) end
   return opts
 end
 
