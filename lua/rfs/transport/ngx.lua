@@ -318,6 +318,12 @@ local function exchange(req, settings, u, path, deadline, fresh)
              "TLS handshake with " .. u.authority .. " failed: " .. tostring(serr), false
     end
   end
+  left = deadline - ngx.now()
+  if left <= 0 then
+    sock:close()
+    return nil, "timeout", "the call ran out of time before sending the request", false
+  end
+  sock:settimeout(ms(left))
   local bytes, serr = sock:send(request_bytes(req, u, path))
   if not bytes then
     sock:close()
