@@ -7,6 +7,7 @@
 
 local ngx = ngx
 local core = require "rfs.core"
+local errors = require "rfs.errors"
 
 local transport = {}
 
@@ -19,7 +20,9 @@ local function parse_url(url)
   if not scheme then return nil end
   local host, port = authority:match("^%[(.+)%]:?(%d*)$")
   if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  if not host then return nil end
   port = tonumber(port) or (scheme == "https" and 443 or 80)
+  if port < 1 or port > 65535 then return nil end
   return scheme, host, port, (path ~= "" and path or "/")
 end
 transport.parse_url = parse_url
@@ -33,61 +36,19 @@ local function check_phase()
 end
 
 local MAX_HEADER = 64 * 1024
+local MAX_LINE = 4096           -- a chunk-size or trailer line
+local MAX_WIRE = MAX_BODY + 1024 * 1024 -- every byte of one response, framing included
+local READ_SIZE = 65536
+local STATUS_LINE = "^HTTP/1%.[01] (%d%d%d)[ \r\n]"
 
--- The status line and header fields, read as one block (one cosocket call, not one per line).
-local function read_headers(sock)
-  local reader = sock:receiveuntil("\r\n\r\n")
-  local parts, total = {}, 0
-  while true do -- with a size, the reader hands out chunks, then nil, nil at the blank line
-    local data, err = reader(8192)
-    if not data then
-      if err then return nil, err end
-      break
-    end
-    total = total + #data
-    if total > MAX_HEADER then return nil, "response headers larger than 64 KiB" end
-    parts[#parts + 1] = data
-  end
-  local block = table.concat(parts)
-  local status = tonumber(block:match("^HTTP/1%.[01] (%d%d%d)"))
-  if not status then return nil, "bad status line" end
-  return status, core.parse_headers(block)
-end
+local find, sub, byte, match, lower = string.find, string.sub, string.byte, string.match, string.lower
+local concat, floor, tonumber = table.concat, math.floor, tonumber
 
-local function read_chunked(sock)
-  local parts, total = {}, 0
-  while true do
-    local size_line, err = sock:receive("*l")
-    if not size_line then return nil, err end
-    local size = tonumber(size_line:match("^%x+"), 16)
-    if not size then return nil, "bad chunk size" end
-    if size == 0 then
-      repeat -- trailers, up to the empty line
-        local t, terr = sock:receive("*l")
-        if not t then return nil, terr end
-      until t == ""
-      return table.concat(parts)
-    end
-    total = total + size
-    if total > MAX_BODY then return nil, "too large" end
-    local chunk, cerr = sock:receive(size)
-    if not chunk then return nil, cerr end
-    parts[#parts + 1] = chunk
-    local crlf, lerr = sock:receive(2)
-    if not crlf then return nil, lerr end
-  end
-end
+local TOO_LARGE = "the response is larger than lua-rfs accepts (16 MiB)"
 
-local function read_body(sock, headers, method)
-  if method == "HEAD" then return "" end
-  if (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then return read_chunked(sock) end
-  local length = tonumber(headers["content-length"])
-  if length then
-    if length > MAX_BODY then return nil, "too large" end
-    if length == 0 then return "" end
-    return sock:receive(length)
-  end
-  return sock:receive("*a") -- read to close (and the connection is not reused)
+local function ms(seconds)
+  local v = floor(seconds * 1000)
+  return v < 1 and 1 or v
 end
 
 local function kind_of(err)
@@ -95,58 +56,324 @@ local function kind_of(err)
   return "network"
 end
 
-local function request_bytes(req, path)
-  local lines = { req.method .. " " .. path .. " HTTP/1.1" }
-  for k, v in pairs(req.headers) do lines[#lines + 1] = k .. ": " .. v end
-  lines[#lines + 1] = "Content-Length: " .. #(req.body or "")
-  lines[#lines + 1] = "Connection: keep-alive"
-  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (req.body or "")
+-- One response being read: r = { sock, deadline, buf, pos, got }. r.buf holds bytes received
+-- but not yet used, from r.pos on; r.got counts every byte received.
+-- Every read waits at most until the deadline of the whole call, and returns as soon as any
+-- byte arrives: cosocket timeouts are per read, so a server trickling a byte at a time is
+-- only bounded this way.
+local function more(r, max)
+  local left = r.deadline - ngx.now()
+  if left <= 0 then return nil, "timeout" end
+  if r.got > MAX_WIRE then return nil, "too large" end
+  local sock = r.sock
+  sock:settimeout(ms(left))
+  local data, err = sock:receiveany(max)
+  if not data then return nil, err end
+  r.got = r.got + #data
+  return data
 end
 
--- One attempt on one (possibly reused) connection.
-local function exchange(req, opts, scheme, host, port, path)
+local function read_failed(err)
+  if err == "too large" then return nil, "decode", TOO_LARGE end
+  return nil, kind_of(err), "reading the response failed: " .. tostring(err)
+end
+
+-- The next header block: status line and fields up to the blank line, lines ended by CRLF
+-- or a bare LF (as curl accepts). Returns the block without the blank line.
+local function read_head(r)
+  local buf, pos = r.buf, r.pos
+  local from = pos
+  while true do
+    local s, e = find(buf, "\n\r?\n", from)
+    if s then
+      r.buf, r.pos = buf, e + 1
+      return sub(buf, pos, s)
+    end
+    if #buf - pos >= MAX_HEADER then return nil, "network", "response headers larger than 64 KiB" end
+    local data, err = more(r, READ_SIZE)
+    if not data then return read_failed(err) end
+    from = #buf - pos -- the blank line may begin in what was already there
+    if from < 1 then from = 1 end
+    buf, pos = sub(buf, pos) .. data, 1
+  end
+end
+
+-- One line (chunk size or trailer), CR LF or LF stripped.
+local function read_line(r)
+  local buf, pos = r.buf, r.pos
+  local from = pos
+  while true do
+    local e = find(buf, "\n", from, true)
+    if e then
+      r.buf, r.pos = buf, e + 1
+      if e > pos and byte(buf, e - 1) == 13 then e = e - 1 end
+      return sub(buf, pos, e - 1)
+    end
+    if #buf - pos >= MAX_LINE then return nil, "decode", "a chunk-size or trailer line longer than 4 KiB" end
+    local data, err = more(r, READ_SIZE)
+    if not data then return read_failed(err) end
+    from = #buf - pos + 2
+    buf, pos = sub(buf, pos) .. data, 1
+  end
+end
+
+-- Appends the next n bytes to parts: what is buffered first, then from the socket.
+local function take(r, n, parts)
+  local buf, pos = r.buf, r.pos
+  local have = #buf - pos + 1
+  if have >= n then
+    parts[#parts + 1] = sub(buf, pos, pos + n - 1)
+    r.pos = pos + n
+    return true
+  end
+  if have > 0 then parts[#parts + 1] = sub(buf, pos) end
+  r.buf, r.pos = "", 1
+  n = n - have
+  while n > 0 do
+    local data, err = more(r, n < READ_SIZE and n or READ_SIZE)
+    if not data then return read_failed(err) end
+    parts[#parts + 1] = data
+    n = n - #data
+  end
+  return true
+end
+
+local function read_sized(r, n)
+  local buf, pos = r.buf, r.pos
+  if #buf - pos + 1 >= n then -- the usual case: the whole body came with the headers
+    r.pos = pos + n
+    return sub(buf, pos, pos + n - 1)
+  end
+  local parts = {}
+  local ok, kind, msg = take(r, n, parts)
+  if not ok then return nil, kind, msg end
+  return concat(parts)
+end
+
+local function read_chunked(r)
+  local parts, total = {}, 0
+  while true do
+    local line, kind, msg = read_line(r)
+    if not line then return nil, kind, msg end
+    local digits = match(line, "^%x+")
+    local rest = digits and sub(line, #digits + 1)
+    if not digits or #digits > 16 or not (rest == "" or find(rest, "^[ \t]*;") or find(rest, "^[ \t]*$")) then
+      return nil, "decode", "bad chunk size " .. errors.display(line)
+    end
+    local size = tonumber(digits, 16)
+    if size == 0 then
+      local trailers = 0
+      repeat -- trailers, up to the empty line
+        local t, tkind, tmsg = read_line(r)
+        if not t then return nil, tkind, tmsg end
+        trailers = trailers + #t
+        if trailers > MAX_HEADER then return nil, "network", "response trailers larger than 64 KiB" end
+      until t == ""
+      return concat(parts)
+    end
+    total = total + size
+    if total > MAX_BODY then return nil, "decode", TOO_LARGE .. " (chunk size " .. digits .. ")" end
+    local ok, tkind, tmsg = take(r, size, parts)
+    if not ok then return nil, tkind, tmsg end
+    local crlf, ckind, cmsg = read_line(r)
+    if not crlf then return nil, ckind, cmsg end
+    if crlf ~= "" then return nil, "decode", "chunk data longer than its chunk size" end
+  end
+end
+
+local function read_to_close(r)
+  local parts, total = {}, 0
+  local buf, pos = r.buf, r.pos
+  if pos <= #buf then
+    parts[1] = sub(buf, pos)
+    total = #buf - pos + 1
+  end
+  r.buf, r.pos = "", 1
+  while true do
+    if total > MAX_BODY then return nil, "decode", TOO_LARGE end
+    local data, err = more(r, READ_SIZE)
+    if not data then
+      if err == "closed" then return concat(parts) end
+      return read_failed(err)
+    end
+    parts[#parts + 1] = data
+    total = total + #data
+  end
+end
+
+-- The body length a Content-Length field gives (equal repeated values allowed, as curl does),
+-- or nil, "decode", message.
+local function content_length(value)
+  if find(value, "^%d+$") then
+    if #value > 9 or tonumber(value) > MAX_BODY then
+      return nil, "decode", TOO_LARGE .. " (Content-Length " .. errors.display(value) .. ")"
+    end
+    return tonumber(value)
+  end
+  local first
+  for v in value:gmatch("[^,]+") do
+    v = match(v, "^[ \t]*(.-)[ \t]*$")
+    if first == nil then first = v end
+    if v ~= first then return nil, "decode", "conflicting Content-Length values " .. errors.display(value) end
+  end
+  if first and first ~= value and find(first, "^%d+$") then return content_length(first) end
+  return nil, "decode", "invalid Content-Length " .. errors.display(value)
+end
+
+-- The body after the headers, framed as RFC 9112 says. Returns body, reusable (the
+-- connection is left at the end of a well-framed response) | nil, kind, message.
+local function read_body(r, status, headers, method)
+  if method == "HEAD" or status == 204 or status == 304 then return "", true end
+  local te, cl = headers["transfer-encoding"], headers["content-length"]
+  local body, kind, msg, reusable
+  if te and find(lower(te), "chunked[ \t]*$") then
+    body, kind, msg = read_chunked(r)
+    reusable = cl == nil -- with a Content-Length too, the framing is in doubt
+  elseif cl and not te then
+    local n
+    n, kind, msg = content_length(cl)
+    if not n then return nil, kind, msg end
+    if n == 0 then return "", true end
+    body, kind, msg = read_sized(r, n)
+    reusable = true
+  else -- no length, or an encoding other than chunked: the body ends when the server closes
+    body, kind, msg = read_to_close(r)
+    reusable = false
+  end
+  if not body then return nil, kind, msg end
+  return body, reusable
+end
+
+local function keep_alive(block, headers)
+  local conn = headers.connection
+  if sub(block, 6, 8) == "1.0" then return conn ~= nil and find(lower(conn), "keep-alive", 1, true) ~= nil end
+  return conn == nil or not find(lower(conn), "close", 1, true)
+end
+
+-- The status and fields of the final response, 1xx interim responses skipped.
+local function read_response_head(r)
+  local seen = 0
+  while true do
+    local block, kind, msg = read_head(r)
+    if not block then return nil, kind, msg end
+    local status = tonumber(match(block, STATUS_LINE))
+    if not status then
+      return nil, "decode", "the response does not start with an HTTP/1.x status line: "
+        .. errors.display(match(block, "^[^\r\n]*"))
+    end
+    if status >= 200 then return status, block end
+    if status < 100 then
+      return nil, "decode", "the response has status " .. status .. ", which HTTP does not define"
+    end
+    if status == 101 then return nil, "decode", "the server switched protocols (101) though lua-rfs did not ask" end
+    seen = seen + #block
+    if seen > MAX_HEADER then return nil, "network", "response headers larger than 64 KiB" end
+  end
+end
+
+local function request_bytes(req, u, path)
+  local t = { req.method, " ", path, " HTTP/1.1\r\n" }
+  local n = 4
+  local headers = req.headers
+  for k, v in pairs(headers) do
+    t[n + 1], t[n + 2], t[n + 3], t[n + 4] = k, ": ", v, "\r\n"
+    n = n + 4
+  end
+  if headers.Host == nil and headers.host == nil then
+    t[n + 1], t[n + 2], t[n + 3] = "Host: ", u.authority, "\r\n"
+    n = n + 3
+  end
+  local body = req.body or ""
+  t[n + 1], t[n + 2], t[n + 3], t[n + 4] = "Content-Length: ", #body, "\r\nConnection: keep-alive\r\n\r\n", body
+  return t
+end
+
+-- One attempt on one (possibly reused) connection. Returns res | nil, kind, message,
+-- maybe_applied, stale: stale when a reused connection failed before a byte of answer.
+local function exchange(req, settings, u, path, deadline, fresh)
+  local left = deadline - ngx.now()
+  if left <= 0 then return nil, "timeout", "the call ran out of time before connecting", false end
   local sock = ngx.socket.tcp()
-  local timeout_ms = math.floor((req.timeout or 30) * 1000)
-  sock:settimeouts(math.floor((req.connect_timeout or 10) * 1000), timeout_ms, timeout_ms)
-  local pool = scheme .. "://" .. host .. ":" .. port .. (req.verify_tls == false and "#noverify" or "")
-  local ok, err = sock:connect(host, port, { pool = pool, pool_size = opts.pool_size })
-  if not ok then return nil, kind_of(err), "connect to " .. host .. ":" .. port .. " failed: " .. err, false end
-  local reused = sock:getreusedtimes()
-  if scheme == "https" and reused == 0 then
-    local session, serr = sock:sslhandshake(nil, host, req.verify_tls ~= false)
+  local connect_timeout = req.connect_timeout or 10
+  sock:settimeouts(ms(connect_timeout < left and connect_timeout or left), ms(left), ms(left))
+  local pool = req.verify_tls == false and u.pool_noverify or u.pool
+  local ok, err = sock:connect(u.connect_host, u.port, pool)
+  local reused = ok and sock:getreusedtimes() or 0
+  if fresh then -- connections pooled beside one found dropped are likely dropped too
+    local tries = settings.pool_size
+    while ok and reused > 0 and tries > 0 do
+      sock:close()
+      ok, err = sock:connect(u.connect_host, u.port, pool)
+      reused, tries = ok and sock:getreusedtimes() or 0, tries - 1
+    end
+  end
+  if not ok then
+    return nil, kind_of(err), "connect to " .. u.authority .. " failed: " .. tostring(err), false
+  end
+  if u.scheme == "https" and reused == 0 then
+    local session, serr = sock:sslhandshake(nil, u.host, req.verify_tls ~= false)
     if not session then
       sock:close()
-      return nil, serr == "timeout" and "timeout" or "tls", "TLS handshake with " .. host .. " failed: " .. serr, false
+      return nil, serr == "timeout" and "timeout" or "tls",
+             "TLS handshake with " .. u.authority .. " failed: " .. tostring(serr), false
     end
   end
-  local bytes, serr = sock:send(request_bytes(req, path))
+  left = deadline - ngx.now()
+  if left <= 0 then
+    sock:close()
+    return nil, "timeout", "the call ran out of time before sending the request", false
+  end
+  sock:settimeout(ms(left))
+  local bytes, serr = sock:send(request_bytes(req, u, path))
   if not bytes then
     sock:close()
-    return nil, kind_of(serr), "sending the request failed: " .. serr, false, reused > 0
+    return nil, kind_of(serr), "sending the request failed: " .. tostring(serr), true,
+           reused > 0 and serr ~= "timeout"
   end
-  local status, headers = read_headers(sock)
+  local r = { sock = sock, deadline = deadline, buf = "", pos = 1, got = 0 }
+  local status, block, msg = read_response_head(r)
   if not status then
     sock:close()
-    return nil, kind_of(headers), "reading the response failed: " .. tostring(headers), true, reused > 0
+    return nil, block, msg, true, reused > 0 and r.got == 0 and block == "network"
   end
-  local body, berr = read_body(sock, headers, req.method)
+  local headers = core.parse_headers(block)
+  local body, reusable, bmsg = read_body(r, status, headers, req.method)
   if not body then
     sock:close()
-    if berr == "too large" then
-      return nil, "decode", "the response is larger than lua-rfs accepts (16 MiB)", true
-    end
-    return nil, kind_of(berr), "reading the response body failed: " .. tostring(berr), true
+    return nil, reusable, bmsg, true
   end
-  if (headers.connection or ""):lower() == "close" or not headers["content-length"]
-    and not (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-    sock:close()
+  if reusable and r.pos > #r.buf and keep_alive(block, headers) then
+    local kept = sock:setkeepalive(settings.keepalive_timeout, settings.pool_size)
+    if not kept then sock:close() end
   else
-    sock:setkeepalive(opts.keepalive_timeout, opts.pool_size)
+    sock:close()
   end
   return { status = status, headers = headers, body = body }
 end
 
---- transport.new(opts) -> function(req) -> { status, headers, body } | nil, kind, message, sent
+-- What one endpoint (scheme://authority) needs on every call, parsed once per transport.
+local function endpoint(settings, origin)
+  local endpoints = settings.endpoints
+  local u = endpoints[origin]
+  if u then return u end
+  local scheme, host, port = parse_url(origin)
+  if not scheme then return nil end
+  local name = scheme .. "://" .. host .. ":" .. port
+  u = { scheme = scheme, host = host, port = port, authority = match(origin, "^https?://(.*)$"),
+        -- nginx parses an IPv6 literal only in brackets
+        connect_host = find(host, ":", 1, true) and "[" .. host .. "]" or host,
+        pool = { pool = name, pool_size = settings.pool_size },
+        pool_noverify = { pool = name .. "#noverify", pool_size = settings.pool_size } }
+  if settings.n_endpoints >= 16 then -- a client talks to one endpoint; never grow without bound
+    endpoints = {}
+    settings.endpoints, settings.n_endpoints = endpoints, 0
+  end
+  endpoints[origin] = u
+  settings.n_endpoints = settings.n_endpoints + 1
+  return u
+end
+
+--- transport.new(opts) -> function(req) -> { status, headers, body } | nil, kind, message, maybe_applied
 --  opts (from rfs.new): proxy and ca_file are not supported here (nginx decides: use
 --  lua_ssl_trusted_certificate); keepalive_timeout (ms, default 60000), pool_size (default 32).
 function transport.new(opts)
@@ -157,17 +384,25 @@ function transport.new(opts)
   if opts.ca_file then
     error("rfs.new: inside nginx, trusted CAs come from the lua_ssl_trusted_certificate directive, not ca_file", 3)
   end
-  local settings = { keepalive_timeout = opts.keepalive_timeout or 60000, pool_size = opts.pool_size or 32 }
+  local settings = { keepalive_timeout = opts.keepalive_timeout or 60000, pool_size = opts.pool_size or 32,
+                     endpoints = {}, n_endpoints = 0 }
   return function(req)
     check_phase()
-    local scheme, host, port, path = parse_url(req.url)
-    if not scheme then return nil, "network", "cannot parse url " .. tostring(req.url), false end
-    local res, kind, message, sent, was_reused = exchange(req, settings, scheme, host, port, path)
-    if not res and was_reused and not sent then
-      -- a pooled connection the server had closed: try once on a fresh one
-      res, kind, message, sent = exchange(req, settings, scheme, host, port, path)
+    local url = req.url
+    local origin, path = match(url, "^(https?://[^/?#]+)(.*)$")
+    local u = origin and endpoint(settings, origin)
+    if not u then return nil, "network", "cannot parse url " .. errors.display(url), false end
+    if path == "" then path = "/" elseif byte(path) ~= 47 then path = "/" .. path end
+    local deadline = ngx.now() + (req.timeout or 30)
+    local res, kind, message, maybe_applied, stale = exchange(req, settings, u, path, deadline, false)
+    if stale and (req.method == "GET" or req.method == "HEAD") then
+      -- a kept-alive connection the server had dropped: a read is safe to send again, once,
+      -- on a fresh connection; anything else may have been applied and is not re-sent
+      local first_maybe_applied = maybe_applied
+      res, kind, message, maybe_applied = exchange(req, settings, u, path, deadline, true)
+      maybe_applied = maybe_applied or first_maybe_applied
     end
-    return res, kind, message, sent
+    return res, kind, message, maybe_applied
   end
 end
 
