@@ -219,7 +219,7 @@ static int client_index(lua_State *L)
 
 static int client_newindex(lua_State *L)
 {
-    return luaL_error(L, "rfs: client fields are read-only (tried to set '%s')", lua_tostring(L, 2));
+    return luaL_error(L, "rfs: client fields are read-only (tried to set %s)", rfs_push_display_at(L, 2));
 }
 
 typedef struct {
