@@ -61,6 +61,14 @@ void rfs_http_response_free(rfs_http_response *r)
     rfs_buf_free(&r->body);
 }
 
+void rfs_http_response_shrink(rfs_http_response *r)
+{
+    if (r->body.cap > RFS_KEEP_BUFFER_BYTES)
+        rfs_buf_free(&r->body);
+    if (r->headers.cap > RFS_KEEP_BUFFER_BYTES)
+        rfs_buf_free(&r->headers);
+}
+
 typedef struct {
     rfs_http_response *r;
     int too_large;
@@ -137,10 +145,25 @@ static int apply_options(rfs_http *h, CURL *c)
     return ok;
 }
 
+/* At most once on the wire. When a reused keep-alive connection turns out to be closed
+ * and no response byte came back, libcurl re-sends the request on a new connection by
+ * itself, with no option to turn that off; for a continue that means one call applied
+ * twice (202, then 409). libcurl only does this on a reused connection, so a request
+ * that is not idempotent always goes out on a fresh one: a dropped connection is then
+ * reported (maybe_applied) and the Lua retry policy, which reads the stack's state
+ * first, decides. GET and HEAD keep the pooled connection and its transparent retry.
+ * The cost is one TCP (and TLS) handshake per continue, next to a deployment's minutes. */
+static int idempotent(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 static int apply_method(CURL *c, const char *method, const char *body, size_t body_len)
 {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    if (curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, idempotent(method) ? 0L : 1L) != CURLE_OK)
+        return 0;
     if (strcmp(method, "GET") == 0 && body_len == 0)
         return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
     if (strcmp(method, "HEAD") == 0)

@@ -33,6 +33,10 @@ int rfs_http_init(rfs_http *h);
 void rfs_http_release(rfs_http *h);
 void rfs_http_response_init(rfs_http_response *r);
 void rfs_http_response_free(rfs_http_response *r);
+/* After a large response, gives the reused buffers' memory back (a client that once read
+ * a 16 MiB answer must not pin it until close()). */
+#define RFS_KEEP_BUFFER_BYTES (256u * 1024u)
+void rfs_http_response_shrink(rfs_http_response *r);
 
 /* Performs one request. Returns 1 when an HTTP response arrived, 0 otherwise
  * (r->error_kind and r->error_message say why). */
