@@ -103,3 +103,136 @@ c:close()
     assert.is_true(grown < 4 * 1024, ("the client still holds %d KiB after the call"):format(grown))
   end)
 end)
+
+-- A child lua process running `code` with LUA_PATH/LUA_CPATH for this build; `env` is a
+-- prefix of VAR=value assignments. Started in the background: returns its pid and the
+-- file its output goes to.
+local function spawn(code, env)
+  local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+  local script, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local p = assert(io.popen(("%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/%s/?.so;;' "
+                             .. "%s %s > %s 2>&1 & echo $!"):format(env or "", lua, lua, script, out)))
+  local pid = tonumber(p:read("*l"))
+  p:close()
+  return pid, out, script
+end
+
+local function alive(pid)
+  local r = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  return r == true or r == 0
+end
+
+local function read_file(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+describe("the curl transport and the process environment", function()
+  local socket = require "socket"
+
+  it("ends a request in flight within a second of Ctrl-C, as kind interrupted", function()
+    local server = assert(socket.bind("127.0.0.1", 0)) -- accepts connections, never answers
+    local _, port = server:getsockname()
+    local pid, out, script = spawn(([[
+local rfs = require "rfs"
+local core = require "rfs.core"
+core.watch_signals()
+local c = rfs.new{ endpoint = "http://127.0.0.1:%d", project_id = "proj123", ak = "AKSIG", sk = "sksig",
+                   timeout = 30, retry = false }
+local t0 = core.monotonic()
+local res, err = c:stack("s1"):continue_deploy()
+print(res, err and err.kind, err and tostring(err.sent), ("%%.1f"):format(core.monotonic() - t0))
+print(tostring(err))
+]]):format(port))
+    socket.sleep(0.3)
+    local conn = server:accept() -- the request is in flight
+    socket.sleep(0.3)
+    os.execute("kill -INT " .. pid)
+    local waited = 0
+    while alive(pid) and waited < 10 do
+      socket.sleep(0.05)
+      waited = waited + 0.05
+    end
+    local text = read_file(out)
+    os.remove(out)
+    os.remove(script)
+    if conn then conn:close() end
+    server:close()
+    assert.is_false(alive(pid), "the request was still running 10 s after SIGINT")
+    local kind, sent, seconds = text:match("^nil\t(%S+)\t(%S+)\t([%d.]+)")
+    assert.equal("interrupted", kind, text)
+    assert.equal("true", sent) -- the continue went out: it may have been applied
+    assert.is_true(tonumber(seconds) < 5, text)
+    assert.matches("rfs interrupted error: interrupted by SIGINT", text, 1, true)
+  end)
+
+  local function recording_proxy()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    server:settimeout(0.05)
+    local _, port = server:getsockname()
+    return server, port
+  end
+
+  -- Serves what arrives at the proxy for up to `seconds`: the request line of each request.
+  local function serve(server, pid, seconds)
+    local lines, waited = {}, 0
+    while waited < seconds and alive(pid) do
+      local conn = server:accept()
+      if conn then
+        conn:settimeout(2)
+        local line = conn:receive("*l")
+        lines[#lines + 1] = line
+        repeat local h = conn:receive("*l") until not h or h == ""
+        local body = '{"error_code":"PROXY.0001","error_msg":"answered by the proxy"}'
+        conn:send("HTTP/1.1 418 I'm a proxy\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+                  .. "\r\nConnection: close\r\n\r\n" .. body)
+        conn:close()
+      else
+        waited = waited + 0.05
+      end
+    end
+    return lines
+  end
+
+  local CHILD = [[
+local rfs = require "rfs"
+local c = rfs.new{ endpoint = "http://127.0.0.1:%d", project_id = "proj123", ak = "AKPROXY", sk = "skproxy",
+                   timeout = 5, retry = false }
+local res, err = c:stack("s1"):metadata()
+print(res and "ok" or (err.kind .. " " .. tostring(err.status) .. " " .. tostring(err.message)))
+]]
+
+  it("goes through http_proxy from the environment", function()
+    local server, port = recording_proxy()
+    local target = E.closed_port()
+    local pid, out, script = spawn(CHILD:format(target), "http_proxy=http://127.0.0.1:" .. port .. " no_proxy=")
+    local lines = serve(server, pid, 10)
+    server:close()
+    local text = read_file(out)
+    os.remove(out)
+    os.remove(script)
+    assert.equal(1, #lines, text)
+    assert.matches("^GET http://127%.0%.0%.1:" .. target .. "/v1/proj123/stacks/s1/metadata HTTP/1%.1$", lines[1])
+    assert.matches("answered by the proxy", text, 1, true)
+  end)
+
+  it("goes straight to a host that no_proxy covers", function()
+    local server, port = recording_proxy()
+    local target = E.closed_port()
+    local pid, out, script = spawn(CHILD:format(target),
+                                   "http_proxy=http://127.0.0.1:" .. port .. " no_proxy=localhost,127.0.0.1")
+    local lines = serve(server, pid, 10)
+    server:close()
+    local text = read_file(out)
+    os.remove(out)
+    os.remove(script)
+    assert.same({}, lines)
+    assert.matches("^network", text) -- nothing listens on the target itself
+  end)
+end)

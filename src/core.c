@@ -286,13 +286,12 @@ static int core_sleep(lua_State *L)
     return 0;
 }
 
-/* For long-running tools (bin/rfs-emulator): SIGTERM and SIGINT only set a
- * flag, which the tool's loop polls to shut down cleanly and exit 0. */
-static volatile sig_atomic_t signal_seen = 0;
-
+/* For long-running tools (bin/rfs-emulator, bin/rfs): SIGTERM and SIGINT only set a
+ * flag, which the tool's loop polls to shut down cleanly and exit 0; a libcurl
+ * transfer in flight sees it too and aborts (kind "interrupted"). */
 static void remember_signal(int sig)
 {
-    signal_seen = sig;
+    rfs_signal_seen = sig;
 }
 
 static int core_watch_signals(lua_State *L)
@@ -309,9 +308,9 @@ static int core_watch_signals(lua_State *L)
 
 static int core_signalled(lua_State *L)
 {
-    if (signal_seen == 0)
+    if (rfs_signal_seen == 0)
         return 0;
-    lua_pushinteger(L, signal_seen);
+    lua_pushinteger(L, rfs_signal_seen);
     return 1;
 }
 
