@@ -5,6 +5,9 @@ local E = require "emulator_process"
 
 local AK, SK, PROJECT = "AKCURLTRANSPORT01", "curl-transport-secret", "0123456789abcdef0123456789abcdef"
 
+-- the interpreter running this spec, for child processes (build/<it>/rfs/core.so)
+local LUA = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
+
 describe("the curl transport", function()
   local em
 
@@ -91,7 +94,7 @@ c:close()
 ]])
     f:close()
     em:fault{ match = { path = "/c-big/metadata" }, status = 200, body_bytes = 12 * 1024 * 1024, count = 1 }
-    local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local lua = LUA
     local cmd = ("MALLOC_MMAP_THRESHOLD_=131072 LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/%s/?.so;;' "
                  .. "%s %s %s %s %s %s 2>&1"):format(lua, lua, script, em.url, PROJECT, AK, SK)
     local p = assert(io.popen(cmd))
@@ -108,7 +111,7 @@ end)
 -- prefix of VAR=value assignments. Started in the background: returns its pid and the
 -- file its output goes to.
 local function spawn(code, env)
-  local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+  local lua = LUA
   local script, out = os.tmpname(), os.tmpname()
   local f = assert(io.open(script, "w"))
   f:write(code)

@@ -217,8 +217,8 @@ static int stack_tostring(lua_State *L)
 /* Two Stack objects are equal when they name the same stack through the same client. */
 static int stack_eq(lua_State *L)
 {
-    rfs_stack *a = (rfs_stack *)luaL_testudata(L, 1, RFS_STACK_MT);
-    rfs_stack *b = (rfs_stack *)luaL_testudata(L, 2, RFS_STACK_MT);
+    rfs_stack *a = (rfs_stack *)rfs_testudata(L, 1, RFS_STACK_MT);
+    rfs_stack *b = (rfs_stack *)rfs_testudata(L, 2, RFS_STACK_MT);
     int same = 0;
 
     if (a != NULL && b != NULL && strcmp(a->name, b->name) == 0 && strcmp(a->id, b->id) == 0) {
