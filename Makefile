@@ -1,5 +1,5 @@
 # lua-rfs: build, test, demo, bench, install.
-#   make                 build rfs/core.so for LUA=lua5.4 (default) or LUA=luajit
+#   make                 build rfs/core.so for LUA=lua5.4 (default), luajit, lua5.3 or lua5.1
 #   make test            everything, on Lua 5.4 and LuaJIT; ends with "N passed, N failed"
 #   make demo            start the emulator, recover a failed stack, stop it
 #   make install PREFIX=DIR
@@ -17,7 +17,7 @@ endif
 
 VARIANT ?=
 BUILD := build/$(LUA)$(VARIANT)
-SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/client.c src/stack.c src/core.c
+SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/display.c src/client.c src/stack.c src/core.c
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard src/*.h)
 CORE := $(BUILD)/rfs/core.so
@@ -47,9 +47,10 @@ $(CORE): $(OBJS)
 deps:
 	@sh .ci/deps
 
+# spec/run also runs the C core and client specs on PUC Lua 5.1 and 5.3.
+TEST_LUAS := lua5.4 luajit lua5.1 lua5.3
 test: deps
-	@$(MAKE) --no-print-directory LUA=lua5.4 all
-	@$(MAKE) --no-print-directory LUA=luajit all
+	@for l in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$l all || exit 1; done
 	@sh spec/run
 
 demo: deps
@@ -104,7 +105,7 @@ fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
 SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
-  spec/faults_spec.lua spec/tls_spec.lua
+  spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua
 sanitize: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \

@@ -72,6 +72,37 @@ describe("rfs.new", function()
     assert.equal(0, #t.requests)
   end)
 
+  it("normalises the endpoint so that the Host signed is the Host sent", function()
+    local t = fake.new()
+    for _, case in ipairs({
+      { "http://127.0.0.1:80", "http://127.0.0.1", "127.0.0.1" },
+      { "HTTPS://RFS.Example.COM:443/", "https://rfs.example.com", "rfs.example.com" },
+      { "http://LocalHost:8080", "http://localhost:8080", "localhost:8080" },
+      { "https://rfs.example.com:8443", "https://rfs.example.com:8443", "rfs.example.com:8443" },
+    }) do
+      local c = fake.client(t, { endpoint = case[1] })
+      assert.equal(case[2], c.endpoint)
+      t:push(200, fake.metadata())
+      assert.truthy(c:stack("my-stack"):metadata())
+      local req = t:last()
+      assert.equal(case[2], req.url:match("^(https?://[^/]+)"))
+      assert.equal(case[3], req.headers.Host)
+    end
+  end)
+
+  it("refuses timeouts outside 1 ms .. 1 day, NaN included, naming the option and the range", function()
+    local t = fake.new()
+    for _, key in ipairs({ "timeout", "connect_timeout" }) do
+      for _, bad in ipairs({ 0.0005, 0, -1, 0 / 0, 1 / 0, 86401 }) do
+        assert.error_matches(function() fake.client(t, { [key] = bad }) end,
+                             "option '" .. key .. "' must be between 0.001 and 86400 seconds")
+      end
+      assert.truthy(fake.client(t, { [key] = 0.001 }))
+      assert.truthy(fake.client(t, { [key] = 86400 }))
+    end
+    assert.equal(0, #t.requests)
+  end)
+
   it("shows at most four characters of the AK and never the SK", function()
     local c = fake.client(fake.new())
     local s = tostring(c)

@@ -66,4 +66,51 @@ describe("rfs.sign", function()
     assert.equal("/a%20b/c/", lines[2])
     assert.equal("a=y&a=z&b=2&e=&k=&sp%20ace=%C3%A9%2F%26", lines[3])
   end)
+
+  it("signs an argument table that answers through __index exactly like a plain one", function()
+    local v = vectors[4] -- a POST with a body and headers
+    local plain = { method = v.method, url = v.url, headers = v.headers, body = v.body, ak = v.ak, sk = v.sk,
+                    date = v.date }
+    -- every string is handed out as a fresh copy nothing else holds, and the collector runs
+    -- (and its memory is reused) between reads: a signer that kept a pointer to an earlier
+    -- value would read freed memory
+    local keep = {}
+    local proxy = setmetatable({}, { __index = function(_, key)
+      local x = plain[key]
+      collectgarbage()
+      collectgarbage()
+      keep.junk = {}
+      for i = 1, 200 do
+        local n = #tostring(x)
+        keep.junk[i] = ("#"):rep(n - #tostring(i)) .. i
+      end
+      if type(x) == "string" then return (x:reverse()):reverse() .. "" end
+      return x
+    end })
+    for _ = 1, 20 do
+      assert.equal(v.expected.Authorization, rfs.sign(proxy).Authorization)
+    end
+    assert.equal(200, #keep.junk)
+  end)
+
+  it("refuses a date that differs from the X-Sdk-Date header, and a malformed header date", function()
+    local t = { method = "GET", url = "https://h/x", ak = "a", sk = "b", date = "20261124T000000Z",
+                headers = { ["X-Sdk-Date"] = "20261124T000001Z" } }
+    assert.error_matches(function() rfs.sign(t) end, "date and the X%-Sdk%-Date header differ")
+    t.headers["X-Sdk-Date"] = "yesterday"
+    t.date = nil
+    assert.error_matches(function() rfs.sign(t) end, "X%-Sdk%-Date header must look like")
+    -- the same date twice is one date
+    t.headers["X-Sdk-Date"] = "20261124T000000Z"
+    t.date = "20261124T000000Z"
+    assert.equal("20261124T000000Z", rfs.sign(t)["X-Sdk-Date"])
+  end)
+
+  it("quotes a bad header name on one line, escaped", function()
+    local ok, err = pcall(rfs.sign, { method = "GET", url = "https://h/x", ak = "a", sk = "b",
+                                      headers = { ["X-A\r\nInjected"] = "v" } })
+    assert.is_false(ok)
+    assert.matches("header name 'X-A\\x0d\\x0aInjected' is not a valid HTTP token", err, 1, true)
+    assert.is_nil(err:find("\n", 1, true))
+  end)
 end)

@@ -4,6 +4,7 @@
  * metatable set before anything is acquired, so a half-built client is always
  * safe to collect; one idempotent release() serves close(), __gc and __close.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,20 +81,23 @@ static char *dup_field(lua_State *L, int opts, const char *key, size_t *len, int
     return copy;
 }
 
-static double num_field(lua_State *L, int opts, const char *key, double dflt)
+/* Seconds between RFS_MIN_SECONDS and RFS_MAX_SECONDS; the defaults live in
+ * lua/rfs/client.lua, which always passes them. NaN fails every comparison, so the
+ * range check is written to refuse it. */
+#define RFS_MIN_SECONDS 0.001
+#define RFS_MAX_SECONDS 86400.0
+
+static double num_field(lua_State *L, int opts, const char *key)
 {
     double v;
     lua_getfield(L, opts, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return dflt;
-    }
     if (lua_type(L, -1) != LUA_TNUMBER)
-        luaL_error(L, "rfs: option '%s' must be a number of seconds", key);
+        luaL_error(L, "rfs: option '%s' must be a number of seconds (got %s)", key, luaL_typename(L, -1));
     v = lua_tonumber(L, -1);
+    if (!(v >= RFS_MIN_SECONDS && v <= RFS_MAX_SECONDS))
+        luaL_error(L, "rfs: option '%s' must be between 0.001 and 86400 seconds (got %s)", key,
+                   rfs_push_display_at(L, -1));
     lua_pop(L, 1);
-    if (!(v > 0 && v <= 86400))
-        luaL_error(L, "rfs: option '%s' must be between 0 and 86400 seconds", key);
     return v;
 }
 
@@ -129,8 +133,9 @@ int rfs_client_new(lua_State *L)
     c->ak = dup_field(L, 1, "ak", &c->ak_len, 1);
     c->sk = dup_field(L, 1, "sk", &c->sk_len, 1);
     c->token = dup_field(L, 1, "security_token", &c->token_len, 0);
-    c->http.timeout_ms = (long)(num_field(L, 1, "timeout", 30) * 1000);
-    c->http.connect_timeout_ms = (long)(num_field(L, 1, "connect_timeout", 10) * 1000);
+    /* rounded up: a positive timeout never becomes curl's 0, "no timeout" */
+    c->http.timeout_ms = (long)ceil(num_field(L, 1, "timeout") * 1000);
+    c->http.connect_timeout_ms = (long)ceil(num_field(L, 1, "connect_timeout") * 1000);
     c->http.verify_tls = bool_field(L, 1, "verify_tls", 1);
     c->http.ca_file = dup_field(L, 1, "ca_file", NULL, 0);
     c->http.proxy = dup_field(L, 1, "proxy", NULL, 0);
@@ -219,7 +224,7 @@ static int client_index(lua_State *L)
 
 static int client_newindex(lua_State *L)
 {
-    return luaL_error(L, "rfs: client fields are read-only (tried to set '%s')", lua_tostring(L, 2));
+    return luaL_error(L, "rfs: client fields are read-only (tried to set %s)", rfs_push_display_at(L, 2));
 }
 
 typedef struct {
@@ -259,17 +264,49 @@ static const char *sign_into(rfs_client *c, const char *method, const char *url,
     return NULL;
 }
 
-/* client:_sign(method, url, headers, body) -> the headers to add */
+typedef struct {
+    rfs_client *c;
+    rfs_sign_output *out;
+} rfs_signed_headers;
+
+/* Sets the signed headers into the table at index 2: under lua_pcall, so that a
+ * memory error while pushing never skips the wipe of the signing buffers. */
+static int set_signed_headers(lua_State *L)
+{
+    rfs_signed_headers *s = (rfs_signed_headers *)lua_touserdata(L, 1);
+
+    lua_pushlstring(L, s->out->date, 16);
+    lua_setfield(L, 2, "X-Sdk-Date");
+    lua_pushlstring(L, s->out->authorization.p, s->out->authorization.len);
+    lua_setfield(L, 2, "Authorization");
+    lua_pushlstring(L, s->out->host.p, s->out->host.len);
+    lua_setfield(L, 2, "Host");
+    if (s->c->token != NULL) {
+        lua_pushlstring(L, s->c->token, s->c->token_len);
+        lua_setfield(L, 2, "X-Security-Token");
+    }
+    return 0;
+}
+
+/* client:_sign(method, url, headers, body): signs the request and adds X-Sdk-Date,
+ * Authorization, Host (and X-Security-Token) to the headers table, which is returned.
+ * The one place every transport's requests are signed. */
 static int client_sign(lua_State *L)
 {
     rfs_client *c = rfs_client_check_open(L, 1);
     const char *method = luaL_checkstring(L, 2);
     size_t url_len, body_len = 0;
     const char *url = luaL_checklstring(L, 3, &url_len);
-    const char *body = luaL_optlstring(L, 5, "", &body_len);
+    const char *body;
     rfs_request_headers r;
+    rfs_signed_headers s;
     const char *err;
+    int status;
 
+    luaL_checktype(L, 4, LUA_TTABLE);
+    body = luaL_optlstring(L, 5, "", &body_len);
+    lua_settop(L, 5);
+    lua_pushcfunction(L, set_signed_headers); /* allocated before any C buffer exists */
     r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
     rfs_sign_output_init(&r.signed_out);
     err = sign_into(c, method, url, url_len, body, body_len, &r);
@@ -277,18 +314,15 @@ static int client_sign(lua_State *L)
         rfs_sign_output_free(&r.signed_out);
         return luaL_error(L, "rfs: cannot sign: %s", err);
     }
-    lua_createtable(L, 0, 4);
-    lua_pushlstring(L, r.signed_out.date, 16);
-    lua_setfield(L, -2, "X-Sdk-Date");
-    lua_pushlstring(L, r.signed_out.authorization.p, r.signed_out.authorization.len);
-    lua_setfield(L, -2, "Authorization");
-    lua_pushlstring(L, r.signed_out.host.p, r.signed_out.host.len);
-    lua_setfield(L, -2, "Host");
-    if (c->token != NULL) {
-        lua_pushlstring(L, c->token, c->token_len);
-        lua_setfield(L, -2, "X-Security-Token");
-    }
+    s.c = c;
+    s.out = &r.signed_out;
+    lua_pushlightuserdata(L, &s);
+    lua_pushvalue(L, 4);
+    status = lua_pcall(L, 2, 0, 0);
     rfs_sign_output_free(&r.signed_out);
+    if (status != 0)
+        return lua_error(L);
+    lua_pushvalue(L, 4);
     return 1;
 }
 
@@ -321,28 +355,21 @@ void rfs_push_headers(lua_State *L, const char *block, size_t len)
     }
 }
 
-/* client:_http(method, url, headers, body, sign)
- *   -> status, headers, body | nil, kind, message, sent */
+/* client:_http(method, url, headers, body) -> status, headers, body | nil, kind, message, maybe_applied
+ * One exchange through this client's libcurl handle; the headers are sent as given
+ * (already signed by the Lua layer, Host included). */
 static int client_http(lua_State *L)
 {
     rfs_client *c = rfs_client_check_open(L, 1);
     const char *method = luaL_checkstring(L, 2);
-    size_t url_len, body_len = 0;
-    const char *url = luaL_checklstring(L, 3, &url_len);
+    size_t body_len = 0;
+    const char *url = luaL_checkstring(L, 3);
     const char *body = luaL_optlstring(L, 5, "", &body_len);
-    int sign = lua_toboolean(L, 6);
-    rfs_request_headers r;
-    const char *err = NULL;
+    rfs_header headers[RFS_MAX_SIGN_HEADERS + 4];
+    size_t n;
     int ok;
 
-    r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
-    rfs_sign_output_init(&r.signed_out);
-    if (sign)
-        err = sign_into(c, method, url, url_len, body, body_len, &r);
-    if (err != NULL) {
-        rfs_sign_output_free(&r.signed_out);
-        return luaL_error(L, "rfs: cannot sign: %s", err);
-    }
+    n = rfs_headers_from_table(L, 4, headers, RFS_MAX_SIGN_HEADERS + 4, "headers");
     /* libcurl runs with no Lua error possible; results stay in C until it returns. */
     c->resp.body.len = 0;
     c->resp.headers.len = 0;
@@ -350,9 +377,9 @@ static int client_http(lua_State *L)
     c->resp.error_kind = NULL;
     c->resp.error_message[0] = '\0';
     c->resp.sent = 0;
-    ok = rfs_http_perform(&c->http, method, url, r.headers, r.n, body, body_len, &c->resp);
-    rfs_sign_output_free(&r.signed_out);
+    ok = rfs_http_perform(&c->http, method, url, headers, n, body, body_len, &c->resp);
     if (!ok) {
+        rfs_http_response_shrink(&c->resp);
         lua_pushnil(L);
         lua_pushstring(L, c->resp.error_kind ? c->resp.error_kind : "network");
         lua_pushstring(L, c->resp.error_message);
@@ -362,6 +389,7 @@ static int client_http(lua_State *L)
     lua_pushinteger(L, (lua_Integer)c->resp.status);
     rfs_push_headers(L, c->resp.headers.p, c->resp.headers.len);
     lua_pushlstring(L, c->resp.body.p ? c->resp.body.p : "", c->resp.body.len);
+    rfs_http_response_shrink(&c->resp);
     return 3;
 }
 

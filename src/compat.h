@@ -59,6 +59,24 @@ static inline void rfs_newlib(lua_State *L, const luaL_Reg *l)
     rfs_setfuncs(L, l);
 }
 
+/* luaL_testudata: PUC 5.1 lacks it; LuaJIT and 5.2+ have it (a static shim with the
+ * same name would clash with LuaJIT's declaration, hence the prefix). */
+#if LUA_VERSION_NUM >= 502 || defined(LUAJIT_VERSION_NUM) || defined(LUA_JITLIBNAME)
+#define rfs_testudata(L, i, tname) luaL_testudata((L), (i), (tname))
+#else
+static inline void *rfs_testudata(lua_State *L, int i, const char *tname)
+{
+    void *p = lua_touserdata(L, i);
+    if (p == NULL || !lua_getmetatable(L, i))
+        return NULL;
+    luaL_getmetatable(L, tname);
+    if (!lua_rawequal(L, -1, -2))
+        p = NULL;
+    lua_pop(L, 2);
+    return p;
+}
+#endif
+
 static inline int rfs_absindex(lua_State *L, int idx)
 {
     return (idx > 0 || idx <= LUA_REGISTRYINDEX) ? idx : lua_gettop(L) + idx + 1;

@@ -44,9 +44,9 @@ size_t rfs_headers_from_table(lua_State *L, int idx, rfs_header *out, size_t max
         name = lua_tolstring(L, -2, &nl);
         value = lua_tolstring(L, -1, &vl);
         if (!rfs_header_name_ok(name, nl))
-            luaL_error(L, "rfs: header name '%s' is not a valid HTTP token", name);
+            luaL_error(L, "rfs: header name %s is not a valid HTTP token", rfs_push_display(L, name, nl));
         if (!rfs_header_value_ok(value, vl))
-            luaL_error(L, "rfs: header '%s' contains CR, LF or NUL in its value", name);
+            luaL_error(L, "rfs: header %s contains CR, LF or NUL in its value", rfs_push_display(L, name, nl));
         /* Both strings stay referenced by the table, which stays on the stack. */
         out[n].name = name;
         out[n].name_len = nl;
@@ -69,18 +69,18 @@ static void check_known_keys(lua_State *L, int idx, const char **known, const ch
             for (i = 0; known[i] != NULL && !found; i++)
                 found = strcmp(lua_tostring(L, -2), known[i]) == 0;
         if (!found)
-            luaL_error(L, "rfs: %s: unknown option '%s'", fname,
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+            luaL_error(L, "rfs: %s: unknown option %s", fname, rfs_push_display_at(L, -2));
         lua_pop(L, 1);
     }
 }
 
+/* Reads t[key] (a string or nil) and leaves it on the stack, where it stays until
+ * core_sign returns: an argument table that answers through __index (a proxy) may hand
+ * out a string nothing else references, and signing must never read freed memory. */
 static const char *string_field(lua_State *L, int idx, const char *key, size_t *len, int required)
 {
-    const char *s;
     lua_getfield(L, idx, key);
     if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
         if (required)
             luaL_error(L, "rfs.sign: '%s' is required", key);
         *len = 0;
@@ -88,9 +88,7 @@ static const char *string_field(lua_State *L, int idx, const char *key, size_t *
     }
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "rfs.sign: '%s' must be a string (got %s)", key, luaL_typename(L, -1));
-    s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* still referenced by the argument table */
-    return s;
+    return lua_tolstring(L, -1, len);
 }
 
 static int valid_method(const char *m)
@@ -104,27 +102,64 @@ static int valid_method(const char *m)
     return 1;
 }
 
+typedef struct {
+    rfs_sign_output *out;
+    const char *token;
+    size_t token_len;
+    int canonical;
+} rfs_sign_result;
+
+/* Pushes the signed headers (and the canonical request): run under lua_pcall so that
+ * a memory error while pushing never skips the wipe of the signing buffers. */
+static int push_sign_result(lua_State *L)
+{
+    rfs_sign_result *r = (rfs_sign_result *)lua_touserdata(L, 1);
+
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, r->out->date, 16);
+    lua_setfield(L, -2, "X-Sdk-Date");
+    lua_pushlstring(L, r->out->authorization.p, r->out->authorization.len);
+    lua_setfield(L, -2, "Authorization");
+    lua_pushlstring(L, r->out->host.p, r->out->host.len);
+    lua_setfield(L, -2, "Host");
+    if (r->token != NULL) {
+        lua_pushlstring(L, r->token, r->token_len);
+        lua_setfield(L, -2, "X-Security-Token");
+    }
+    if (!r->canonical) /* the canonical request only when asked: it costs a string */
+        return 1;
+    lua_pushlstring(L, r->out->canonical.p, r->out->canonical.len);
+    return 2;
+}
+
 static int core_sign(lua_State *L)
 {
     rfs_header headers[RFS_MAX_SIGN_HEADERS];
     rfs_sign_input in;
     rfs_sign_output out;
+    rfs_sign_result result;
     const char *err;
     size_t method_len, date_len;
+    int status, nresults = lua_toboolean(L, 2) ? 2 : 1;
 
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
     check_known_keys(L, 1, SIGN_KEYS, "rfs.sign");
+    lua_pushcfunction(L, push_sign_result); /* allocated now, before any C buffer exists */
     memset(&in, 0, sizeof(in));
     in.method = string_field(L, 1, "method", &method_len, 1);
     if (!valid_method(in.method))
-        return luaL_error(L, "rfs.sign: 'method' must be an upper-case HTTP method such as GET");
+        return luaL_error(L, "rfs.sign: 'method' must be an upper-case HTTP method such as GET (got %s)",
+                          rfs_push_display(L, in.method, method_len));
     in.url = string_field(L, 1, "url", &in.url_len, 1);
     in.body = string_field(L, 1, "body", &in.body_len, 0);
     in.ak = string_field(L, 1, "ak", &in.ak_len, 1);
     in.sk = string_field(L, 1, "sk", &in.sk_len, 1);
     in.token = string_field(L, 1, "security_token", &in.token_len, 0);
     in.date = string_field(L, 1, "date", &date_len, 0);
-    lua_getfield(L, 1, "headers");
+    if (in.date != NULL && strlen(in.date) != date_len)
+        return luaL_error(L, "rfs.sign: date must look like 20261124T000000Z");
+    lua_getfield(L, 1, "headers"); /* stays on the stack, and so do its strings */
     in.headers = headers;
     in.nheaders = rfs_headers_from_table(L, -1, headers, RFS_MAX_SIGN_HEADERS, "headers");
 
@@ -133,24 +168,17 @@ static int core_sign(lua_State *L)
         rfs_sign_output_free(&out);
         return luaL_error(L, "rfs.sign: %s", err);
     }
-    lua_createtable(L, 0, 4);
-    lua_pushlstring(L, out.date, 16);
-    lua_setfield(L, -2, "X-Sdk-Date");
-    lua_pushlstring(L, out.authorization.p, out.authorization.len);
-    lua_setfield(L, -2, "Authorization");
-    lua_pushlstring(L, out.host.p, out.host.len);
-    lua_setfield(L, -2, "Host");
-    if (in.token != NULL) {
-        lua_pushlstring(L, in.token, in.token_len);
-        lua_setfield(L, -2, "X-Security-Token");
-    }
-    if (!lua_toboolean(L, 2)) { /* the canonical request only when asked: it costs a string */
-        rfs_sign_output_free(&out);
-        return 1;
-    }
-    lua_pushlstring(L, out.canonical.p, out.canonical.len);
-    rfs_sign_output_free(&out);
-    return 2;
+    result.out = &out;
+    result.token = in.token;
+    result.token_len = in.token_len;
+    result.canonical = nresults == 2;
+    lua_pushvalue(L, 2); /* push_sign_result */
+    lua_pushlightuserdata(L, &result);
+    status = lua_pcall(L, 1, nresults, 0);
+    rfs_sign_output_free(&out); /* wiped and freed whether the pushes worked or not */
+    if (status != 0)
+        return lua_error(L);
+    return nresults;
 }
 
 /* Random bytes come from OpenSSL's CSPRNG 4 KiB at a time (one RAND_bytes call
@@ -258,13 +286,12 @@ static int core_sleep(lua_State *L)
     return 0;
 }
 
-/* For long-running tools (bin/rfs-emulator): SIGTERM and SIGINT only set a
- * flag, which the tool's loop polls to shut down cleanly and exit 0. */
-static volatile sig_atomic_t signal_seen = 0;
-
+/* For long-running tools (bin/rfs-emulator, bin/rfs): SIGTERM and SIGINT only set a
+ * flag, which the tool's loop polls to shut down cleanly and exit 0; a libcurl
+ * transfer in flight sees it too and aborts (kind "interrupted"). */
 static void remember_signal(int sig)
 {
-    signal_seen = sig;
+    rfs_signal_seen = sig;
 }
 
 static int core_watch_signals(lua_State *L)
@@ -281,9 +308,9 @@ static int core_watch_signals(lua_State *L)
 
 static int core_signalled(lua_State *L)
 {
-    if (signal_seen == 0)
+    if (rfs_signal_seen == 0)
         return 0;
-    lua_pushinteger(L, signal_seen);
+    lua_pushinteger(L, rfs_signal_seen);
     return 1;
 }
 

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "http.h"
 
@@ -44,8 +45,11 @@ void rfs_http_release(rfs_http *h)
     }
     free(h->ca_file);
     h->ca_file = NULL;
-    free(h->proxy);
-    h->proxy = NULL;
+    if (h->proxy != NULL) { /* a proxy URL can carry user:password */
+        OPENSSL_cleanse(h->proxy, strlen(h->proxy));
+        free(h->proxy);
+        h->proxy = NULL;
+    }
 }
 
 void rfs_http_response_init(rfs_http_response *r)
@@ -59,6 +63,14 @@ void rfs_http_response_free(rfs_http_response *r)
 {
     rfs_buf_free(&r->headers);
     rfs_buf_free(&r->body);
+}
+
+void rfs_http_response_shrink(rfs_http_response *r)
+{
+    if (r->body.cap > RFS_KEEP_BUFFER_BYTES)
+        rfs_buf_free(&r->body);
+    if (r->headers.cap > RFS_KEEP_BUFFER_BYTES)
+        rfs_buf_free(&r->headers);
 }
 
 typedef struct {
@@ -112,6 +124,19 @@ static const char *error_kind(CURLcode code)
     }
 }
 
+/* Set by core.c's signal handler once the process watches SIGINT/SIGTERM. */
+volatile sig_atomic_t rfs_signal_seen = 0;
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return rfs_signal_seen != 0; /* non-zero: CURLE_ABORTED_BY_CALLBACK */
+}
+
 static int apply_options(rfs_http *h, CURL *c)
 {
     int ok = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -131,16 +156,37 @@ static int apply_options(rfs_http *h, CURL *c)
              curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
     if (ok && h->ca_file != NULL)
         ok = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file) == CURLE_OK;
-    /* An explicit empty proxy keeps curl from reading http_proxy from the environment. */
+    /* Without an explicit proxy, curl reads http_proxy, https_proxy (or HTTPS_PROXY),
+     * all_proxy and no_proxy from the environment, as the curl tool does; upper-case
+     * HTTP_PROXY is ignored there on purpose (a CGI client could set it). */
+    if (ok && h->proxy != NULL)
+        ok = curl_easy_setopt(c, CURLOPT_PROXY, h->proxy) == CURLE_OK;
+    /* Watched signals (core.watch_signals) abort a transfer in flight. */
     if (ok)
-        ok = curl_easy_setopt(c, CURLOPT_PROXY, h->proxy != NULL ? h->proxy : "") == CURLE_OK;
+        ok = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
     return ok;
+}
+
+/* At most once on the wire. When a reused keep-alive connection turns out to be closed
+ * and no response byte came back, libcurl re-sends the request on a new connection by
+ * itself, with no option to turn that off; for a continue that means one call applied
+ * twice (202, then 409). libcurl only does this on a reused connection, so a request
+ * that is not idempotent always goes out on a fresh one: a dropped connection is then
+ * reported (maybe_applied) and the Lua retry policy, which reads the stack's state
+ * first, decides. GET and HEAD keep the pooled connection and its transparent retry.
+ * The cost is one TCP (and TLS) handshake per continue, next to a deployment's minutes. */
+static int idempotent(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
 static int apply_method(CURL *c, const char *method, const char *body, size_t body_len)
 {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    if (curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, idempotent(method) ? 0L : 1L) != CURLE_OK)
+        return 0;
     if (strcmp(method, "GET") == 0 && body_len == 0)
         return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
     if (strcmp(method, "HEAD") == 0)
@@ -233,6 +279,8 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     if (code != CURLE_OK) {
         if (sink.too_large)
             fail(r, "decode", "%s", "the response is larger than lua-rfs accepts (16 MiB body, 64 KiB headers)");
+        else if (code == CURLE_ABORTED_BY_CALLBACK)
+            fail(r, "interrupted", "%s", rfs_signal_seen == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT");
         else
             fail(r, error_kind(code), "%s", errbuf[0] ? errbuf : curl_easy_strerror(code));
         if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||

@@ -3,6 +3,7 @@
 #ifndef RFS_HTTP_H
 #define RFS_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include "buf.h"
 #include "sign.h"
@@ -23,7 +24,7 @@ typedef struct {
     long status;              /* HTTP status, 0 when no response */
     rfs_buf headers;          /* raw "Name: value\r\n" lines of the final response */
     rfs_buf body;
-    const char *error_kind;   /* NULL on success: "network", "timeout", "tls", "decode" */
+    const char *error_kind;   /* NULL on success: "network", "timeout", "tls", "decode", "interrupted" */
     char error_message[256];
     int sent;                 /* the request may have reached the server */
     double total_time;
@@ -33,6 +34,10 @@ int rfs_http_init(rfs_http *h);
 void rfs_http_release(rfs_http *h);
 void rfs_http_response_init(rfs_http_response *r);
 void rfs_http_response_free(rfs_http_response *r);
+/* After a large response, gives the reused buffers' memory back (a client that once read
+ * a 16 MiB answer must not pin it until close()). */
+#define RFS_KEEP_BUFFER_BYTES (256u * 1024u)
+void rfs_http_response_shrink(rfs_http_response *r);
 
 /* Performs one request. Returns 1 when an HTTP response arrived, 0 otherwise
  * (r->error_kind and r->error_message say why). */
@@ -44,6 +49,10 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
  * value has leading blanks and a trailing CR removed. Returns 0 at the end. */
 #define RFS_MAX_HEADER_NAME 127
 int rfs_header_next(const char **cursor, const char *end, rfs_header *out);
+
+/* The signal seen since core.watch_signals(), 0 when none: a transfer in flight aborts
+ * with error kind "interrupted". */
+extern volatile sig_atomic_t rfs_signal_seen;
 
 /* Global libcurl initialisation (idempotent, call once at module load). */
 int rfs_http_global_init(void);

@@ -34,6 +34,12 @@ rfs_client *rfs_client_check_open(lua_State *L, int idx);
  * -> { ["lower-case name"] = "value" }, repeated names joined with ", ". */
 void rfs_push_headers(lua_State *L, const char *block, size_t len);
 
+/* display.c: pushes a user's value quoted for an error message (one line, printable,
+ * cut at 40 characters, as errors.display does) and returns it. _at: the value at idx,
+ * or its type name when it is not a string or number (lua_tolstring would convert it in place). */
+const char *rfs_push_display(lua_State *L, const char *s, size_t n);
+const char *rfs_push_display_at(lua_State *L, int idx);
+
 /* stack.c */
 void rfs_stack_register(lua_State *L);
 int rfs_stack_new(lua_State *L);

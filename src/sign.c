@@ -420,35 +420,44 @@ static int valid_date(const char *d)
     return 1;
 }
 
+/* The date signed: `date`, else an X-Sdk-Date header, else now. When both are given
+ * they must agree: the header is what the server reads, so signing another date would
+ * make a request that can never verify. */
 static int pick_date(const rfs_sign_input *in, rfs_sign_output *out, const char **err)
 {
     size_t i;
-    const char *given = in->date;
+    const rfs_header *header = NULL;
 
-    for (i = 0; i < in->nheaders; i++) {
-        if (header_is(&in->headers[i], "x-sdk-date")) {
-            out->date_given = 1;
-            if (given == NULL && in->headers[i].value_len == 16) {
-                memcpy(out->date, in->headers[i].value, 16);
-                out->date[16] = '\0';
-                given = out->date;
-            }
+    for (i = 0; i < in->nheaders; i++)
+        if (header_is(&in->headers[i], "x-sdk-date"))
+            header = &in->headers[i];
+    if (header != NULL) {
+        out->date_given = 1;
+        if (header->value_len != 16) {
+            *err = "the X-Sdk-Date header must look like 20261124T000000Z";
+            return 0;
         }
-    }
-    if (given == NULL) {
+        if (in->date != NULL && (strlen(in->date) != 16 || memcmp(in->date, header->value, 16) != 0)) {
+            *err = "date and the X-Sdk-Date header differ; give one of them";
+            return 0;
+        }
+        memcpy(out->date, header->value, 16);
+        out->date[16] = '\0';
+    } else if (in->date != NULL) {
+        if (strlen(in->date) != 16) {
+            *err = "date must look like 20261124T000000Z";
+            return 0;
+        }
+        memcpy(out->date, in->date, 17);
+    } else {
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(out->date, sizeof(out->date), "%Y%m%dT%H%M%SZ", &tm);
-    } else if (given != out->date) {
-        if (strlen(given) != 16) {
-            *err = "date must look like 20261124T000000Z";
-            return 0;
-        }
-        memcpy(out->date, given, 17);
     }
     if (!valid_date(out->date)) {
-        *err = "date must look like 20261124T000000Z";
+        *err = header != NULL ? "the X-Sdk-Date header must look like 20261124T000000Z"
+                              : "date must look like 20261124T000000Z";
         return 0;
     }
     return 1;

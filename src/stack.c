@@ -78,37 +78,6 @@ static int valid_token(const char *s, size_t n, size_t max)
     return 1;
 }
 
-/* Pushes a value for an error message: one line, printable, at most DISPLAY_MAX
- * characters of it, control and non-ASCII bytes as \xNN. */
-#define DISPLAY_MAX 40
-static const char *push_display(lua_State *L, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    luaL_Buffer b;
-    size_t i;
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '\'');
-    for (i = 0; i < n && i < DISPLAY_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-            luaL_addchar(&b, (char)c);
-        } else {
-            luaL_addchar(&b, '\\');
-            luaL_addchar(&b, 'x');
-            luaL_addchar(&b, hex[c >> 4]);
-            luaL_addchar(&b, hex[c & 15]);
-        }
-    }
-    luaL_addchar(&b, '\'');
-    if (n > DISPLAY_MAX)
-        lua_pushfstring(L, "... (%d characters)", (int)n);
-    else
-        lua_pushliteral(L, "");
-    luaL_addvalue(&b);
-    luaL_pushresult(&b);
-    return lua_tostring(L, -1);
-}
-
 static rfs_stack *check_stack(lua_State *L, int idx)
 {
     return (rfs_stack *)luaL_checkudata(L, idx, RFS_STACK_MT);
@@ -133,14 +102,14 @@ int rfs_stack_new(lua_State *L)
     name = lua_tolstring(L, 2, &name_len);
     if (!valid_stack_name(name, name_len))
         return luaL_error(L, "rfs: invalid stack name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$",
-                          push_display(L, name, name_len));
+                          rfs_push_display(L, name, name_len));
     if (!lua_isnoneornil(L, 3)) {
         if (lua_type(L, 3) != LUA_TSTRING)
             return luaL_error(L, "rfs: stack_id must be a string (got %s)", luaL_typename(L, 3));
         id = lua_tolstring(L, 3, &id_len);
         if (!valid_uuid(id, id_len))
             return luaL_error(L, "rfs: invalid stack_id %s: it must be a 36-character UUID such as "
-                                 "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3", push_display(L, id, id_len));
+                                 "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3", rfs_push_display(L, id, id_len));
     }
     s = (rfs_stack *)rfs_newuserdata(L, sizeof(*s));
     memset(s, 0, sizeof(*s));
@@ -210,8 +179,8 @@ static int stack_index(lua_State *L)
 
 static int stack_newindex(lua_State *L)
 {
-    return luaL_error(L, "rfs: stack.%s is read-only; stack:metadata() refreshes id and status",
-                      lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
+    return luaL_error(L, "rfs: stack field %s is read-only; stack:metadata() refreshes id and status",
+                      rfs_push_display_at(L, 2));
 }
 
 /* stack:_set(field, value|nil): used by the Lua layer after a response. */
@@ -248,8 +217,8 @@ static int stack_tostring(lua_State *L)
 /* Two Stack objects are equal when they name the same stack through the same client. */
 static int stack_eq(lua_State *L)
 {
-    rfs_stack *a = (rfs_stack *)luaL_testudata(L, 1, RFS_STACK_MT);
-    rfs_stack *b = (rfs_stack *)luaL_testudata(L, 2, RFS_STACK_MT);
+    rfs_stack *a = (rfs_stack *)rfs_testudata(L, 1, RFS_STACK_MT);
+    rfs_stack *b = (rfs_stack *)rfs_testudata(L, 2, RFS_STACK_MT);
     int same = 0;
 
     if (a != NULL && b != NULL && strcmp(a->name, b->name) == 0 && strcmp(a->id, b->id) == 0) {

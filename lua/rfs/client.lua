@@ -1,8 +1,22 @@
 -- rfs.client: rfs.new{} and the request pipeline every operation goes through.
 --
--- The C core holds the credentials, signs and (by default) speaks HTTP through
--- libcurl; this module owns the policy: options, URLs, request ids, JSON,
--- error mapping and retries.
+-- The C core holds the credentials and signs; this module owns the policy: options
+-- and their defaults, URLs, request ids, JSON, error mapping and retries.
+--
+-- One transport contract, for libcurl (the default), the ngx transport and any
+-- function a user passes as `transport`:
+--
+--   transport(req) -> res | nil, kind, message, maybe_applied
+--   req = { method, url, headers, body, timeout, connect_timeout, verify_tls, ca_file, proxy }
+--         headers are already signed (Host included: the Host sent must be the Host signed)
+--   res = { status, headers (lower-case names), body }
+--   kind: "network", "timeout", "tls", "decode" or "interrupted"
+--
+-- maybe_applied means one thing everywhere: true when the request may have reached
+-- the server and been applied (bytes went out and no complete answer came back);
+-- false when it surely was not (nothing was sent: connection refused, DNS, TLS
+-- handshake). The retry policy re-sends a continue only after false; after true it
+-- reads the stack first. It is err.sent on the error a call returns.
 
 local core = require "rfs.core"
 local cjson = require "cjson.safe"
@@ -24,6 +38,12 @@ client.OPTIONS = OPTIONS
 
 local MAX_BODY = 1024 * 1024 -- the API gateway refuses larger requests anyway
 
+-- The one place the request defaults live; rfs.core and every transport get them from here.
+local DEFAULTS = { timeout = 30, connect_timeout = 10, verify_tls = true }
+client.DEFAULTS = DEFAULTS
+-- seconds: at least a millisecond (curl counts in ms; 0 would mean "no timeout"), at most a day
+local SECONDS = { min = 0.001, max = 86400 }
+
 -- Per-client Lua-side state (transport, retry policy), keyed weakly by the userdata.
 local state = setmetatable({}, { __mode = "k" })
 
@@ -40,17 +60,32 @@ local function check_options(opts)
     if not ("|" .. want .. "|"):find("|" .. type(value) .. "|", 1, true) then
       error("rfs.new: option '" .. key .. "' must be a " .. want:gsub("|", " or ") .. " (got " .. type(value) .. ")", 3)
     end
+    -- value ~= value: NaN, which every range comparison lets through
+    if want == "number" and (value ~= value or value < SECONDS.min or value > SECONDS.max) then
+      error(("rfs.new: option '%s' must be between %g and %g seconds (got %s)")
+            :format(key, SECONDS.min, SECONDS.max, errors.display(value)), 3)
+    end
   end
   return opts
 end
 
+local DEFAULT_PORT = { http = "80", https = "443" }
+
+--- The endpoint as it is signed and sent: scheme and host in lower case, no default port,
+--  no trailing slash (the signer signs the Host it computes from the URL; curl sends the
+--  URL's; both must be the same string).
 local function check_endpoint(url)
-  if not url:match("^https?://[%w%.%-%[%]:]+/?$") then
+  local scheme, authority = url:match("^(%a+)://([%w%.%-%[%]:]+)/?$")
+  scheme = scheme and scheme:lower()
+  if not DEFAULT_PORT[scheme] then
     -- user:password@ in a URL is a secret: never repeat it
     local shown = errors.display((url:gsub("^([%a][%w+.-]*://)[^/@]*@", "%1***@")))
     error("rfs.new: endpoint must look like https://host[:port] with no path (got " .. shown .. ")", 3)
   end
-  return (url:gsub("/$", ""))
+  authority = authority:lower()
+  local host, port = authority:match("^(.*):(%d+)$")
+  if port == DEFAULT_PORT[scheme] then authority = host end
+  return scheme .. "://" .. authority
 end
 
 local function check_project(project_id)
@@ -66,12 +101,27 @@ local function in_openresty()
   return type(ngx) == "table" and type(ngx.socket) == "table" and ngx.socket.tcp ~= nil
 end
 
-local function pick_transport(opts)
+-- libcurl behind the transport contract, made once per client. It holds the client
+-- weakly: the transport lives in the client's state, keyed weakly by the client, and a
+-- strong reference from there would keep every client alive on Lua 5.1 and LuaJIT.
+local function curl_transport(c)
+  local ref = setmetatable({ c }, { __mode = "v" })
+  local http = c._http
+  return function(req)
+    local cl = ref[1]
+    if cl == nil then return nil, "network", "the client is gone", false end
+    local status, headers, body, maybe_applied = http(cl, req.method, req.url, req.headers, req.body)
+    if not status then return nil, headers, body, maybe_applied end
+    return { status = status, headers = headers, body = body }
+  end
+end
+
+local function pick_transport(opts, c)
   local t = opts.transport
   if t == nil then
     t = in_openresty() and "ngx" or "curl"
   end
-  if t == "curl" then return nil end
+  if t == "curl" then return curl_transport(c) end
   if t == "ngx" then return require("rfs.transport.ngx").new(opts) end
   if type(t) == "table" then
     if type(t.request) ~= "function" then
@@ -103,11 +153,15 @@ function client.new(opts)
     if not endpoint then error("rfs.new: " .. err, 2) end
   end
   endpoint = check_endpoint(endpoint)
+  local timeout = opts.timeout or DEFAULTS.timeout
+  local connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
+  local verify_tls = opts.verify_tls
+  if verify_tls == nil then verify_tls = DEFAULTS.verify_tls end
   local c = core.new_client{
     endpoint = endpoint, project_id = check_project(cred.project_id), region = region,
     ak = cred.ak, sk = cred.sk, security_token = cred.security_token,
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-    verify_tls = opts.verify_tls, ca_file = opts.ca_file, proxy = opts.proxy,
+    timeout = timeout, connect_timeout = connect_timeout,
+    verify_tls = verify_tls, ca_file = opts.ca_file, proxy = opts.proxy,
   }
   local retry = retry_module()
   local policy = nil
@@ -119,11 +173,11 @@ function client.new(opts)
     policy = retry.policy(p)
   end
   state[c] = {
-    transport = pick_transport(opts),
+    transport = pick_transport(opts, c),
     policy = policy,
-    timeout = opts.timeout or 30,
-    connect_timeout = opts.connect_timeout or 10,
-    verify_tls = opts.verify_tls ~= false,
+    timeout = timeout,
+    connect_timeout = connect_timeout,
+    verify_tls = verify_tls,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
     -- every operation's URL starts with this (computed once: it is on every call's path)
@@ -233,34 +287,25 @@ function client.stack_url(c, stack_name, suffix, query)
   return st.stacks_url .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
 end
 
+-- One attempt through the client's transport: signed here, for every transport.
 local function send_once(c, st, method, url, body, operation)
   local request_id = core.uuid4()
-  local headers = {
+  local headers = c:_sign(method, url, {
     ["Client-Request-Id"] = request_id,
     ["Content-Type"] = "application/json",
     ["X-Project-Id"] = c.project_id,
+  }, body)
+  local res, kind, msg, maybe_applied = st.transport{
+    method = method, url = url, headers = headers, body = body,
+    timeout = st.timeout, connect_timeout = st.connect_timeout,
+    verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
   }
-  local status, rheaders, rbody, sent
-  if st.transport == nil then
-    local kind, msg
-    status, rheaders, rbody, sent = c:_http(method, url, headers, body, true)
-    if not status then
-      kind, msg = rheaders, rbody
-      return nil, errors.new{ kind = kind, message = msg, request_id = request_id, operation = operation, sent = sent }
-    end
-  else
-    for k, v in pairs(c:_sign(method, url, headers, body)) do headers[k] = v end
-    local res, kind, msg, was_sent = st.transport{
-      method = method, url = url, headers = headers, body = body,
-      timeout = st.timeout, connect_timeout = st.connect_timeout,
-      verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
-    }
-    if not res then
-      return nil, errors.new{ kind = kind or "network", message = msg or "transport failed",
-                              request_id = request_id, operation = operation, sent = was_sent }
-    end
-    status, rheaders, rbody = res.status, res.headers or {}, res.body or ""
+  if not res then
+    if not errors.kinds[kind] then kind = "network" end
+    return nil, errors.new{ kind = kind, message = msg or "transport failed",
+                            request_id = request_id, operation = operation, sent = maybe_applied }
   end
+  local status, rheaders, rbody = res.status, res.headers or {}, res.body or ""
   if status >= 200 and status < 300 then
     local value, derr = client.decode(rbody)
     if value == nil or type(value) ~= "table" then

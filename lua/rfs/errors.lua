@@ -18,6 +18,7 @@ local KINDS = {
   timeout = "the call took too long; check the network or raise the timeout",
   tls = "check the server certificate, ca_file, or the system CA bundle",
   decode = "the service sent a response lua-rfs could not read; try again",
+  interrupted = "stopped by a signal (Ctrl-C); a continue may still have been applied: check stack:metadata()",
 }
 errors.kinds = KINDS
 
