@@ -12,6 +12,7 @@ local core = require "rfs.core"
 local cjson = require "cjson.safe"
 local api = require "rfs.api"
 local operations = require "rfs.operations"
+local errors = require "rfs.errors"
 require "rfs.stack" -- client:stack() and the Stack methods this module extends
 
 local lifecycle = {}
@@ -32,7 +33,8 @@ List.__name = "rfs.List"
 function List.__tostring(list)
   local mt = getmetatable(list)
   local lines = { string.format("%d %s", #list, mt.noun) }
-  for i, item in ipairs(list) do lines[i + 1] = "  " .. mt.line(item) end
+  -- server text is shown, never obeyed: no line breaks or terminal controls get through
+  for i, item in ipairs(list) do lines[i + 1] = "  " .. errors.printable(mt.line(item)) end
   return table.concat(lines, "\n")
 end
 
