@@ -161,7 +161,8 @@ end
 --  stack:wait{} then waits until the stack is gone.
 function Stack:delete(opts)
   local op = OP.DeleteStack
-  if type(opts) == "table" and opts.retain_all_resources ~= nil then op = OP.DeleteStackEnhanced end
+  -- any option means the enhanced call, whose check names retain_all_resources as the one known
+  if type(opts) == "table" and next(opts) ~= nil then op = OP.DeleteStackEnhanced end
   local _, value, err = run(self, self.client, op, "stack:delete", opts)
   if not value then return nil, err end
   remember(self, "delete", nil)
