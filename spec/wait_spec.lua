@@ -154,7 +154,7 @@ describe("stack:wait", function()
   it("refuses unknown options", function()
     local _, stack = world{}
     assert.error_matches(function() stack:wait{ timeot = 5 } end, "unknown option 'timeot'")
-    assert.error_matches(function() stack:wait{ operation = "deploy" } end, "continue_deploy")
+    assert.error_matches(function() stack:wait{ operation = "redeploy" } end, "continue_deploy")
   end)
 end)
 

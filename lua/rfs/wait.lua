@@ -16,8 +16,16 @@ local OUTCOMES = {
   continue_deploy = { DEPLOYMENT_COMPLETE = true, DEPLOYMENT_FAILED = false, ROLLBACK_COMPLETE = false,
                       ROLLBACK_FAILED = false },
   continue_rollback = { ROLLBACK_COMPLETE = true, ROLLBACK_FAILED = false },
+  -- a delete ends when metadata answers 404 (reported as DELETED) or in DELETION_FAILED
+  delete = { DELETION_FAILED = false },
 }
+-- create with a template and deploy run a deployment, like continue_deploy
+OUTCOMES.create = OUTCOMES.continue_deploy
+OUTCOMES.deploy = OUTCOMES.continue_deploy
 wait.OUTCOMES = OUTCOMES
+
+-- The operations whose failed deployment may have been rolled back by auto-rollback.
+local DEPLOYS = { continue_deploy = true, create = true, deploy = true }
 
 local FINAL = {
   CREATION_COMPLETE = true, DEPLOYMENT_FAILED = true, DEPLOYMENT_COMPLETE = true, ROLLBACK_FAILED = true,
@@ -88,7 +96,8 @@ local function check_options(opts, fname)
   end
   stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
   if opts.operation and not OUTCOMES[opts.operation] then
-    error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", LEVEL)
+    error("rfs: " .. fname .. ": operation must be one of 'continue_deploy', 'continue_rollback', "
+          .. "'create', 'deploy' or 'delete'", LEVEL)
   end
   local check = retry.check_number
   if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
@@ -218,12 +227,12 @@ end
 
 function Waiter:finish(meta)
   local outcomes = OUTCOMES[self.operation]
-  local ok = outcomes[meta.status] == true
+  local ok = outcomes[meta.status] == true or (self.operation == "delete" and meta.status == "DELETED")
   local res = setmetatable({
     ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
     elapsed = self.clock() - self.start, polls = self.polls, stack = self.stack.name,
     status_message = meta.status_message,
-    rolled_back = self.operation == "continue_deploy" and meta.status == "ROLLBACK_COMPLETE",
+    rolled_back = DEPLOYS[self.operation] == true and meta.status == "ROLLBACK_COMPLETE",
     failures = {},
   }, Result)
   if not ok and self.deployment_id then
@@ -252,11 +261,17 @@ end
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
   local meta, err = self:read(function() return stack_ops.read_metadata(self.stack, READ_ONCE) end)
+  if not meta and err.kind == "not_found" and self.operation == "delete" then
+    self:progress{ type = "status", status = "DELETED", previous = self.status }
+    return true, self:finish{ status = "DELETED" }
+  end
   if not meta then return true, nil, err end
   local previous = self.status
   self.status = meta.status
   self.first_update_time = self.first_update_time or meta.update_time
   local final = FINAL[meta.status]
+  -- until it is gone, a deleted stack shows its old final state: only DELETION_FAILED ends the wait
+  if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
   local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
     or (final and not self:ran(meta, had_events)))
