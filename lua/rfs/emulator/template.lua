@@ -51,9 +51,9 @@ local function parse_ref(expr)
   local t, n, rest = expr:match("^(" .. IDENT .. ")%.(" .. IDENT .. ")(.*)$")
   if not t then return nil end
   if t == "data" then
-    mode = "data"
-    t, n, rest = rest:match("^%.(" .. IDENT .. ")%.(" .. IDENT .. ")(.*)$")
-    if not t then return nil end
+    mode, t = "data", n
+    n, rest = rest:match("^%.(" .. IDENT .. ")(.*)$")
+    if not n then return nil end
   elseif NOT_RESOURCE[t] then
     return nil
   end
@@ -147,7 +147,7 @@ local function for_each_keys(P, attr)
     local close = syntax.skip_space(P, syntax.scan_expr(P, call_end + 1, true), true)
     if s:sub(close, close) ~= ")" or syntax.skip_space(P, close + 1, false) < stop then return nil end
     local v = literal(P, call_end + 1, close)
-    if type(v) ~= "table" or v == cjson.null then return nil end
+    if type(v) ~= "table" or v == NOT_LITERAL or v == cjson.null then return nil end
     return sorted_unique(v)
   end
   if s:sub(pos, pos) == "{" then
@@ -155,9 +155,7 @@ local function for_each_keys(P, attr)
     return keys and sorted_unique(keys)
   end
   local v = literal(P, pos, stop)
-  if type(v) == "table" and v ~= cjson.null and #v > 0 or (type(v) == "table" and next(v) == nil) then
-    return sorted_unique(v)
-  end
+  if type(v) == "table" and v ~= NOT_LITERAL and v ~= cjson.null then return sorted_unique(v) end
   return nil
 end
 

@@ -287,9 +287,13 @@ end
 
 local function depends_on(H, attr)
   if not attr then return nil end
-  local v = to_lua(attr.node)
-  if type(v) ~= "table" or v == cjson.null or (next(v) ~= nil and #v == 0) then return nil end
-  return H.ref_list("[" .. table.concat(v, ",") .. "]")
+  if attr.node.kind ~= "array" then return nil end
+  local items = {}
+  for i, item in ipairs(attr.node.items) do
+    if item.kind ~= "string" then return nil end
+    items[i] = item.value
+  end
+  return H.ref_list("[" .. table.concat(items, ",") .. "]")
 end
 
 local function resource(P, H, mode, rtype, name, body, kpos)

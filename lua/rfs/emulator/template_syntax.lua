@@ -410,13 +410,14 @@ function syntax.object_keys(P, p, stop)
     local c = s:sub(p, p)
     if not (c == ":" or (c == "=" and s:byte(p + 1) ~= 61)) then return nil end
     keys[#keys + 1] = k
-    p = skip_space(P, scan_expr(P, skip_space(P, p + 1, false), true), true)
-    c = s:sub(p, p)
+    local q = scan_expr(P, skip_space(P, p + 1, false), true)
+    c = s:sub(q, q)
     if c == "," then
-      p = skip_space(P, p + 1, true)
-    elseif c ~= "}" then
+      q = q + 1
+    elseif not (c == "}" or c == "\n" or c == "#" or c == "/") then -- a line break or comment separates too
       return nil
     end
+    p = skip_space(P, q, true)
   end
   if char_at(P, p) ~= "}" or skip_space(P, p + 1, false) < stop then return nil end
   return keys
@@ -442,6 +443,10 @@ local function parse_block(P, name, start, p, depth)
     else
       local _, e = s:find(IDENT, p)
       if not e then
+        if c == "" or c == "\n" then
+          fail(P, start, "%s is neither an attribute (name = value) nor a block (type labels { ... })",
+            show(s:match("^[^\n]*", start)))
+        end
         fail(P, p, "expected a label or '{' after '%s', found %s", name, show(s:match("^[^\n]*", p)))
       end
       labels[#labels + 1] = s:sub(p, e)
