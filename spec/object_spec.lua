@@ -57,6 +57,6 @@ describe("the object userdata", function()
     assert.equal("the web tier", s.description)
     assert.equal("2026-11-24T00:00:00Z", s.create_time)
     assert.is_function(s.metadata) -- methods still found
-    assert.error_matches(function() s.description = "x" end, "stack.description is read%-only")
+    assert.error_matches(function() s.description = "x" end, "stack field 'description' is read%-only")
   end)
 end)

@@ -300,27 +300,16 @@ function operations.download(c, location, operation)
     return nil, bad_field(operation, "location", "an http(s) URL")
   end
   local st = client.state(c)
-  local status, headers, body
-  if st.transport then
-    local res, kind, msg, sent = st.transport{
-      method = "GET", url = location, headers = {}, body = "",
-      timeout = st.timeout, connect_timeout = st.connect_timeout,
-      verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
-    }
-    if not res then
-      return nil, errors.new{ kind = kind or "network", message = "downloading the template: " .. tostring(msg),
-                              operation = operation, sent = sent }
-    end
-    status, headers, body = res.status, res.headers or {}, res.body or ""
-  else
-    local kind, msg
-    status, headers, body = c:_http("GET", location, {}, "", false)
-    if not status then
-      kind, msg = headers, body
-      return nil, errors.new{ kind = kind, message = "downloading the template: " .. tostring(msg),
-                              operation = operation }
-    end
+  local res, kind, msg, sent = st.transport{
+    method = "GET", url = location, headers = {}, body = "",
+    timeout = st.timeout, connect_timeout = st.connect_timeout,
+    verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
+  }
+  if not res then
+    return nil, errors.new{ kind = errors.kinds[kind] and kind or "network",
+                            message = "downloading the template: " .. tostring(msg), operation = operation, sent = sent }
   end
+  local status, headers, body = res.status, res.headers or {}, res.body or ""
   if status ~= 200 then
     -- the location is pre-signed: it is never repeated in an error
     return nil, errors.new{ kind = errors.kind_for_status(status), status = status, operation = operation,
