@@ -51,6 +51,12 @@ build = {
     ["rfs.emulator.http"] = "lua/rfs/emulator/http.lua",
     ["rfs.emulator.server"] = "lua/rfs/emulator/server.lua",
     ["rfs.emulator.ngx"] = "lua/rfs/emulator/ngx.lua",
+    ["rfs.emulator.stacks"] = "lua/rfs/emulator/stacks.lua",
+    ["rfs.emulator.deploy"] = "lua/rfs/emulator/deploy.lua",
+    ["rfs.emulator.input"] = "lua/rfs/emulator/input.lua",
+    ["rfs.emulator.template"] = "lua/rfs/emulator/template.lua",
+    ["rfs.emulator.template_syntax"] = "lua/rfs/emulator/template_syntax.lua",
+    ["rfs.emulator.template_json"] = "lua/rfs/emulator/template_json.lua",
   },
   install = {
     bin = { ["rfs"] = "bin/rfs", ["rfs-emulator"] = "bin/rfs-emulator" },
