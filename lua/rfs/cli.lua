@@ -113,7 +113,7 @@ end
 local function result_json(res)
   return { ok = res.ok, status = res.status, operation = res.operation, deployment_id = res.deployment_id,
            elapsed = res.elapsed, polls = res.polls, rolled_back = res.rolled_back,
-           status_message = res.status_message, failures = setmetatable(json_value(res.failures or {}), cjson.array_mt) }
+           status_message = res.status_message, failures = render.array(json_value(res.failures or {})) }
 end
 
 -- Running a command ------------------------------------------------------------------------
@@ -142,7 +142,7 @@ end
 function Run:finish_wait(res, err)
   if not res then return self:fail(err) end
   if self:json() then
-    self:out(cjson.encode(result_json(res)))
+    self:out(render.json(result_json(res)))
   elseif self:format() == "table" then
     self:out(render.object(result_json(res), { "ok", "status", "operation", "deployment_id" }, "table"))
   else

@@ -15,11 +15,29 @@ local render = {}
 local OBJECT_FIELDS = { "name", "id", "status", "description", "create_time", "update_time", "status_message",
                         "deployment_id" }
 
---- A plain Lua value for JSON: lua-rfs objects (userdata) become tables of their fields,
---  tables with a sequence become arrays.
-local function plain(v)
+-- Fields RFS documents as lists: printed as [] also when empty (Debian's lua-cjson 2.1.0 has no
+-- array_mt, and an empty Lua table is {} to cjson).
+local ARRAY_KEYS = { failures = true, vars_structure = true, agencies = true, validations = true,
+                     resource_attributes = true, details = true, stacks = true, stack_resources = true,
+                     outputs = true, variables = true, stack_events = true, items = true }
+
+local ARRAYS = setmetatable({}, { __mode = "k" })
+
+--- Marks a table as a JSON array (also when empty) and returns it.
+function render.array(t)
+  ARRAYS[t] = true
+  return t
+end
+
+local function is_array(t)
+  return ARRAYS[t] or (cjson.array_mt ~= nil and getmetatable(t) == cjson.array_mt) or #t > 0
+end
+
+--- A plain Lua value for JSON: lua-rfs objects (userdata) become tables of their fields;
+--  functions are left out.
+local function plain(v, key)
   local t = type(v)
-  if t == "userdata" then
+  if t == "userdata" and v ~= cjson.null then
     local out = {}
     for _, k in ipairs(OBJECT_FIELDS) do
       local ok, x = pcall(function() return v[k] end)
@@ -30,23 +48,41 @@ local function plain(v)
   if t ~= "table" then return v end
   local out = {}
   for k, x in pairs(v) do
-    if type(x) ~= "function" then out[k] = plain(x) end
+    if type(x) ~= "function" then out[k] = plain(x, k) end
   end
-  if #v > 0 or getmetatable(v) == cjson.array_mt then setmetatable(out, cjson.array_mt) end
+  if is_array(v) or ARRAY_KEYS[key] then ARRAYS[out] = true end
   return out
 end
 render.plain = plain
 
---- One JSON document.
-function render.json(value)
-  return cjson.encode(plain(value))
+local function encode(v)
+  if type(v) ~= "table" then return cjson.encode(v) end
+  local parts = {}
+  if ARRAYS[v] then
+    for i = 1, #v do parts[i] = encode(v[i]) end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for i, k in ipairs(keys) do
+    local x = v[k]
+    if x == nil then x = v[tonumber(k)] end
+    parts[i] = cjson.encode(k) .. ":" .. encode(x)
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
 end
 
---- An array, also when empty (cjson would print {}).
+--- One JSON document; lists are arrays, also when empty; object keys are sorted.
+function render.json(value)
+  return encode(plain(value))
+end
+
+--- An array, also when empty.
 function render.json_list(rows)
   local out = {}
   for i, row in ipairs(rows) do out[i] = plain(row) end
-  return cjson.encode(setmetatable(out, cjson.array_mt))
+  return encode(render.array(out))
 end
 
 -- One cell: a single line, control characters escaped; tables as compact JSON.
