@@ -174,6 +174,7 @@ end
 local function flag_text(f)
   if is_file(f.param) then return f.flag .. " FILE" end
   if f.param.type == "object" then return f.flag .. " KEY=VALUE" end
+  if f.param.name:match("_uri$") then return f.flag .. " URL" end
   return f.flag
 end
 
@@ -210,6 +211,13 @@ local function collect(run, cmd, args)
       n = n + 1
     end
   end
+  if n == 0 and cmd.entries[1].method == "PATCH" then
+    local names = {}
+    for _, f in ipairs(cmd.flags) do
+      names[#names + 1] = f.negatable and f.flag .. "|--no-" .. f.flag:sub(3) or flag_text(f)
+    end
+    return usage(run, cmd, "nothing to change; give " .. table.concat(names, ", "))
+  end
   for _, g in ipairs(one_of_groups(cmd)) do
     if g.required then
       local given, names = false, {}
@@ -235,12 +243,15 @@ end
 
 -- Results --------------------------------------------------------------------------------
 
+-- A Stack object (ListStacks) as the row RFS would show: stack_name, stack_id, status, ...
+local STACK_FIELDS = { stack_name = "name", stack_id = "id", status = "status", description = "description",
+                       create_time = "create_time", update_time = "update_time", status_message = "status_message" }
+
 local function stack_row(s)
-  if type(s) ~= "userdata" then return s end
-  local row = { stack_name = s.name, stack_id = s.id, status = s.status }
-  for _, k in ipairs({ "description", "create_time", "update_time", "status_message" }) do
-    local ok, v = pcall(function() return s[k] end)
-    if ok and type(v) ~= "function" then row[k] = v end
+  local row = {}
+  for key, field in pairs(STACK_FIELDS) do
+    local ok, v = pcall(function() return s[field] end)
+    if ok and type(v) ~= "function" then row[key] = v end
   end
   return row
 end
@@ -248,7 +259,7 @@ end
 local function print_list(run, entry, list, args)
   local rows = {}
   for _, item in ipairs(list) do
-    local row = stack_row(item)
+    local row = entry.list_key == "stacks" and stack_row(item) or item
     if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
   end
   local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
