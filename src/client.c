@@ -372,6 +372,7 @@ void rfs_client_register(lua_State *L)
         { "_sign", client_sign },
         { "_http", client_http },
         { "_stack", rfs_stack_new },
+        { "_object", rfs_object_new },
         { NULL, NULL },
     };
 

@@ -11,6 +11,7 @@
  *   core.watch_signals()        -> SIGTERM/SIGINT set a flag instead of killing the process
  *   core.signalled()            -> the signal number seen since, or nothing
  *   core.Client, core.Stack     -> the method tables the Lua layer extends
+ *   core.ExecutionPlan, core.Template, core.StackSet (the same object type, other kinds)
  */
 #include <errno.h>
 #include <string.h>
@@ -329,6 +330,12 @@ int luaopen_rfs_core(lua_State *L)
     lua_setfield(L, -2, "Client");
     push_methods(L, RFS_STACK_MT);
     lua_setfield(L, -2, "Stack");
+    push_methods(L, RFS_PLAN_MT);
+    lua_setfield(L, -2, "ExecutionPlan");
+    push_methods(L, RFS_TEMPLATE_MT);
+    lua_setfield(L, -2, "Template");
+    push_methods(L, RFS_STACK_SET_MT);
+    lua_setfield(L, -2, "StackSet");
     lua_pushliteral(L, RFS_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

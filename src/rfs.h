@@ -9,6 +9,9 @@
 #define RFS_VERSION "0.1.0"
 #define RFS_CLIENT_MT "rfs.Client"
 #define RFS_STACK_MT "rfs.Stack"
+#define RFS_PLAN_MT "rfs.ExecutionPlan"
+#define RFS_TEMPLATE_MT "rfs.Template"
+#define RFS_STACK_SET_MT "rfs.StackSet"
 
 typedef struct {
     rfs_http http;
@@ -37,6 +40,7 @@ void rfs_push_headers(lua_State *L, const char *block, size_t len);
 /* stack.c */
 void rfs_stack_register(lua_State *L);
 int rfs_stack_new(lua_State *L);
+int rfs_object_new(lua_State *L);
 
 /* headers.c: a Lua table of headers as an rfs_header array (valid while the table is on the stack) */
 size_t rfs_headers_from_table(lua_State *L, int idx, rfs_header *out, size_t max, const char *argname);

@@ -1,8 +1,13 @@
-/* stack.c - the Stack userdata: a named stack of one client, no request made.
+/* stack.c - the one object userdata of lua-rfs: a Stack, ExecutionPlan, Template or
+ * StackSet of one client, named, no request made.
  *
- * A Stack holds its fields in C and keeps its Client alive through its user
- * value ({ client }). Fields are read-only from Lua; lua/rfs/stack.lua updates
- * them through stack:_set() after metadata() and continue_*().
+ * Every kind is the same C struct with its own named metatable (rfs.Stack,
+ * rfs.ExecutionPlan, rfs.Template, rfs.StackSet) and its own method table, which
+ * the Lua layer extends. An object holds name, id, status, its last operation and
+ * that operation's deployment_id in C, and keeps its Client alive through its user
+ * value ({ client, owning stack (for a plan), read-only extra fields }). Fields are
+ * read-only from Lua; the Lua layer updates them through obj:_set() and
+ * obj:_fields() after a response.
  */
 #include <string.h>
 
@@ -14,7 +19,28 @@
 #define DEPLOYMENT_ID_MAX_LEN 128
 #define OPERATION_MAX_LEN 24
 
+enum { KIND_STACK, KIND_PLAN, KIND_TEMPLATE, KIND_STACK_SET, KIND_COUNT };
+
 typedef struct {
+    const char *mt;    /* the metatable's registry name */
+    const char *self;  /* how a user names one in a call: stack:metadata() */
+    const char *id;    /* the option that carries its id */
+} rfs_kind;
+
+static const rfs_kind KINDS[KIND_COUNT] = {
+    { RFS_STACK_MT, "stack", "stack_id" },
+    { RFS_PLAN_MT, "plan", "execution_plan_id" },
+    { RFS_TEMPLATE_MT, "template", "template_id" },
+    { RFS_STACK_SET_MT, "stack_set", "stack_set_id" },
+};
+
+/* user value slots */
+#define UV_CLIENT 1
+#define UV_OWNER 2
+#define UV_FIELDS 3
+
+typedef struct {
+    int kind;
     char name[NAME_MAX_LEN + 1];
     char id[ID_LEN + 1];
     char status[STATUS_MAX_LEN + 1];
@@ -109,9 +135,24 @@ static const char *push_display(lua_State *L, const char *s, size_t n)
     return lua_tostring(L, -1);
 }
 
+/* The object at idx, of any kind, or NULL (never raises). */
+static rfs_stack *test_object(lua_State *L, int idx)
+{
+    int k;
+    for (k = 0; k < KIND_COUNT; k++) {
+        rfs_stack *s = (rfs_stack *)luaL_testudata(L, idx, KINDS[k].mt);
+        if (s != NULL)
+            return s;
+    }
+    return NULL;
+}
+
 static rfs_stack *check_stack(lua_State *L, int idx)
 {
-    return (rfs_stack *)luaL_checkudata(L, idx, RFS_STACK_MT);
+    rfs_stack *s = test_object(L, idx);
+    if (s == NULL)
+        luaL_error(L, "rfs: expected a stack, plan, template or stack set (got %s)", luaL_typename(L, idx));
+    return s;
 }
 
 static void copy_field(char *dst, const char *src, size_t n)
@@ -120,40 +161,67 @@ static void copy_field(char *dst, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-/* client:_stack(name [, stack_id]) -> Stack */
-int rfs_stack_new(lua_State *L)
+/* Makes an object of kind for the client at index 1: name at name_idx, id (or nil) at
+ * name_idx + 1, owning object (or none) at owner_idx (0: none). */
+static int new_object(lua_State *L, int kind, int name_idx, int owner_idx)
 {
     size_t name_len, id_len = 0;
     const char *name, *id = NULL;
+    const rfs_kind *k = &KINDS[kind];
     rfs_stack *s;
 
     rfs_client_check_open(L, 1);
-    if (lua_type(L, 2) != LUA_TSTRING)
-        return luaL_error(L, "rfs: stack name must be a string (got %s)", luaL_typename(L, 2));
-    name = lua_tolstring(L, 2, &name_len);
+    if (lua_type(L, name_idx) != LUA_TSTRING)
+        return luaL_error(L, "rfs: %s name must be a string (got %s)", k->self, luaL_typename(L, name_idx));
+    name = lua_tolstring(L, name_idx, &name_len);
     if (!valid_stack_name(name, name_len))
-        return luaL_error(L, "rfs: invalid stack name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$",
+        return luaL_error(L, "rfs: invalid %s name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$", k->self,
                           push_display(L, name, name_len));
-    if (!lua_isnoneornil(L, 3)) {
-        if (lua_type(L, 3) != LUA_TSTRING)
-            return luaL_error(L, "rfs: stack_id must be a string (got %s)", luaL_typename(L, 3));
-        id = lua_tolstring(L, 3, &id_len);
+    if (!lua_isnoneornil(L, name_idx + 1)) {
+        if (lua_type(L, name_idx + 1) != LUA_TSTRING)
+            return luaL_error(L, "rfs: %s must be a string (got %s)", k->id, luaL_typename(L, name_idx + 1));
+        id = lua_tolstring(L, name_idx + 1, &id_len);
         if (!valid_uuid(id, id_len))
-            return luaL_error(L, "rfs: invalid stack_id %s: it must be a 36-character UUID such as "
-                                 "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3", push_display(L, id, id_len));
+            return luaL_error(L, "rfs: invalid %s %s: it must be a 36-character UUID such as "
+                                 "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3", k->id, push_display(L, id, id_len));
     }
+    if (owner_idx != 0 && test_object(L, owner_idx) == NULL)
+        return luaL_error(L, "rfs: a %s needs the object it belongs to (got %s)", k->self,
+                          luaL_typename(L, owner_idx));
     s = (rfs_stack *)rfs_newuserdata(L, sizeof(*s));
     memset(s, 0, sizeof(*s));
-    luaL_getmetatable(L, RFS_STACK_MT);
+    luaL_getmetatable(L, k->mt);
     lua_setmetatable(L, -2);
+    s->kind = kind;
     copy_field(s->name, name, name_len);
     if (id != NULL)
         copy_field(s->id, id, id_len);
-    lua_createtable(L, 1, 0);
+    lua_createtable(L, 3, 0);
     lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, 1);
+    lua_rawseti(L, -2, UV_CLIENT);
+    if (owner_idx != 0) {
+        lua_pushvalue(L, owner_idx);
+        lua_rawseti(L, -2, UV_OWNER);
+    }
     rfs_setuservalue(L, -2);
     return 1;
+}
+
+/* client:_stack(name [, stack_id]) -> Stack */
+int rfs_stack_new(lua_State *L)
+{
+    return new_object(L, KIND_STACK, 2, 0);
+}
+
+/* client:_object(kind, name [, id [, owner]]) -> Stack | ExecutionPlan | Template | StackSet;
+ * kind is "Stack", "ExecutionPlan", "Template" or "StackSet"; a plan needs its stack as owner. */
+int rfs_object_new(lua_State *L)
+{
+    static const char *const names[] = { "Stack", "ExecutionPlan", "Template", "StackSet", NULL };
+    int kind = luaL_checkoption(L, 2, NULL, names);
+    if (kind == KIND_PLAN)
+        return new_object(L, kind, 3, 5);
+    return new_object(L, kind, 3, 0);
 }
 
 static void push_field(lua_State *L, const char *v)
@@ -197,11 +265,21 @@ static int stack_index(lua_State *L)
             push_field(L, slot);
             return 1;
         }
-        if (strcmp(key, "client") == 0) {
+        if (strcmp(key, "client") == 0 || (s->kind == KIND_PLAN && strcmp(key, "stack") == 0)) {
             rfs_getuservalue(L, 1);
-            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -1, key[0] == 'c' ? UV_CLIENT : UV_OWNER);
             return 1;
         }
+        /* read-only extras a listing filled (description, create_time, ...) */
+        rfs_getuservalue(L, 1);
+        lua_rawgeti(L, -1, UV_FIELDS);
+        if (lua_istable(L, -1)) {
+            lua_pushvalue(L, 2);
+            lua_rawget(L, -2);
+            if (!lua_isnil(L, -1))
+                return 1;
+        }
+        lua_settop(L, 2);
     }
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
@@ -210,8 +288,22 @@ static int stack_index(lua_State *L)
 
 static int stack_newindex(lua_State *L)
 {
-    return luaL_error(L, "rfs: stack.%s is read-only; stack:metadata() refreshes id and status",
-                      lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
+    const char *self = KINDS[check_stack(L, 1)->kind].self;
+    return luaL_error(L, "rfs: %s.%s is read-only; %s:metadata() refreshes id and status", self,
+                      lua_tostring(L, 2) ? lua_tostring(L, 2) : "?", self);
+}
+
+/* obj:_fields(t|nil): the read-only extra fields (strings, numbers, booleans) a listing filled. */
+static int stack_fields(lua_State *L)
+{
+    check_stack(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    rfs_getuservalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, UV_FIELDS);
+    return 0;
 }
 
 /* stack:_set(field, value|nil): used by the Lua layer after a response. */
@@ -224,14 +316,14 @@ static int stack_set(lua_State *L)
     char *slot = field_slot(s, key, &max);
 
     if (slot == NULL || strcmp(key, "name") == 0)
-        return luaL_error(L, "rfs: stack field '%s' cannot be set", key);
+        return luaL_error(L, "rfs: %s field '%s' cannot be set", KINDS[s->kind].self, key);
     if (lua_isnoneornil(L, 3)) {
         slot[0] = '\0';
         return 0;
     }
     v = luaL_checklstring(L, 3, &n);
     if (strcmp(key, "id") == 0 ? !valid_uuid(v, n) : !valid_token(v, n, max))
-        return luaL_error(L, "rfs: invalid value for stack.%s", key);
+        return luaL_error(L, "rfs: invalid value for %s.%s", KINDS[s->kind].self, key);
     copy_field(slot, v, n);
     return 0;
 }
@@ -239,25 +331,42 @@ static int stack_set(lua_State *L)
 static int stack_tostring(lua_State *L)
 {
     rfs_stack *s = check_stack(L, 1);
-    lua_pushfstring(L, "rfs.Stack(%s%s%s, status=%s%s%s)", s->name, s->id[0] ? ", id=" : "", s->id,
-                    s->status[0] ? s->status : "unknown (call stack:metadata())",
-                    s->deployment_id[0] ? ", deployment_id=" : "", s->deployment_id);
+    const rfs_kind *k = &KINDS[s->kind];
+    if (s->status[0])
+        lua_pushfstring(L, "%s(%s%s%s, status=%s%s%s)", k->mt, s->name, s->id[0] ? ", id=" : "", s->id,
+                        s->status, s->deployment_id[0] ? ", deployment_id=" : "", s->deployment_id);
+    else
+        lua_pushfstring(L, "%s(%s%s%s, status=unknown (call %s:metadata())%s%s)", k->mt, s->name,
+                        s->id[0] ? ", id=" : "", s->id, k->self, s->deployment_id[0] ? ", deployment_id=" : "",
+                        s->deployment_id);
     return 1;
 }
 
-/* Two Stack objects are equal when they name the same stack through the same client. */
+/* Two objects are equal when they are of the same kind and name the same object through
+ * the same client (a plan: of the same stack). Anything else compares unequal. */
 static int stack_eq(lua_State *L)
 {
-    rfs_stack *a = (rfs_stack *)luaL_testudata(L, 1, RFS_STACK_MT);
-    rfs_stack *b = (rfs_stack *)luaL_testudata(L, 2, RFS_STACK_MT);
+    rfs_stack *a = test_object(L, 1);
+    rfs_stack *b = test_object(L, 2);
     int same = 0;
 
-    if (a != NULL && b != NULL && strcmp(a->name, b->name) == 0 && strcmp(a->id, b->id) == 0) {
+    if (a != NULL && b != NULL && a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+        strcmp(a->id, b->id) == 0) {
         rfs_getuservalue(L, 1);
         lua_rawgeti(L, -1, 1);
         rfs_getuservalue(L, 2);
         lua_rawgeti(L, -1, 1);
         same = lua_rawequal(L, -1, -3);
+        if (same && a->kind == KIND_PLAN) {
+            rfs_stack *sa, *sb;
+            lua_pop(L, 1);                  /* uv(b) */
+            lua_rawgeti(L, -1, UV_OWNER);   /* owner(b) */
+            lua_rawgeti(L, -4, UV_OWNER);   /* owner(a) */
+            sa = test_object(L, -1);
+            sb = test_object(L, -2);
+            same = sa != NULL && sb != NULL && strcmp(sa->name, sb->name) == 0 && strcmp(sa->id, sb->id) == 0;
+            lua_pop(L, 1);                  /* keep 4 values for the pop below */
+        }
         lua_pop(L, 4);
     }
     lua_pushboolean(L, same);
@@ -270,18 +379,19 @@ static int stack_noop(lua_State *L)
     return 0;
 }
 
-void rfs_stack_register(lua_State *L)
+static void register_kind(lua_State *L, const rfs_kind *k)
 {
     static const luaL_Reg methods[] = {
         { "_set", stack_set },
+        { "_fields", stack_fields },
         { NULL, NULL },
     };
 
-    if (!luaL_newmetatable(L, RFS_STACK_MT)) { /* already registered by an earlier load */
+    if (!luaL_newmetatable(L, k->mt)) { /* already registered by an earlier load */
         lua_pop(L, 1);
         return;
     }
-    rfs_newlib(L, methods); /* the methods table, extended by lua/rfs/stack.lua */
+    rfs_newlib(L, methods); /* the methods table, extended by the Lua layer */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
     lua_pushcclosure(L, stack_index, 1);
@@ -292,14 +402,22 @@ void rfs_stack_register(lua_State *L)
     lua_setfield(L, -2, "__tostring");
     lua_pushcfunction(L, stack_eq);
     lua_setfield(L, -2, "__eq");
-    /* A Stack owns no resource of its own: its client is released by the client. */
+    /* An object owns no resource of its own: its client is released by the client. */
     lua_pushcfunction(L, stack_noop);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, stack_noop);
     lua_setfield(L, -2, "__close");
-    lua_pushliteral(L, "rfs.Stack");
+    lua_pushstring(L, k->mt);
     lua_setfield(L, -2, "__name");
-    lua_pushliteral(L, "rfs: the metatable of a stack is protected");
+    lua_pushfstring(L, "rfs: the metatable of a %s is protected", k->self);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
+}
+
+/* Registers the four metatables: rfs.Stack, rfs.ExecutionPlan, rfs.Template, rfs.StackSet. */
+void rfs_stack_register(lua_State *L)
+{
+    int k;
+    for (k = 0; k < KIND_COUNT; k++)
+        register_kind(L, &KINDS[k]);
 }

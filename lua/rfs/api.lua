@@ -21,10 +21,12 @@
 --               becomes = "vars_structure" (a convenience that is converted), doc }
 --             types: "string" | "integer" | "number" | "boolean" | "array" | "object"
 --   one_of    { { a, b } }: at most one of each group; required_one_of: exactly one
+--   requires_any  at least one of these options (an update with nothing to change is misuse)
 --   when      the option that selects this entry when two share one Lua method
 --   list_key  list operations: the response key holding the list
 --   paging    marker paging through page_info.next_marker
 --   idempotent  reads (GET/HEAD): retried by the retry policy
+--   retry_refused  not idempotent, but re-sent when RFS refused it (409, 429, 403 RF.10012519 busy)
 --   result    "stack" | "deployment" | "true" | "list" | "location" | "table"
 --   cli       { command =, args = { ... } } or nil; also flags = { param = "--documented-name" }
 --             where the derived flag is not the documented one, wait = true (--wait, --timeout),
@@ -112,13 +114,14 @@ api.operations = {
     on = "stack", lua = "update", summary = "Change the stack's description, auto-rollback, protection or agencies",
     params = with({ "project_id", "stack_name_path", "stack_id_body", "description", "enable_auto_rollback",
                     "enable_deletion_protection", "agencies" }),
-    idempotent = false, result = "true",
+    requires_any = { "description", "enable_auto_rollback", "enable_deletion_protection", "agencies" },
+    idempotent = false, retry_refused = true, result = "true",
     cli = { command = "update", args = { "STACK" } } },
 
   { name = "DeleteStack", method = "DELETE", path = "/v1/{project_id}/stacks/{stack_name}", status = 202,
     on = "stack", lua = "delete", summary = "Delete the stack and its cloud resources",
     params = with({ "project_id", "stack_name_path", "stack_id_query" }),
-    idempotent = false, result = "true",
+    idempotent = false, retry_refused = true, result = "true",
     cli = { command = "delete", args = { "STACK" }, wait = true,
             flags = { retain_all_resources = "--retain-resources" } } },
 
@@ -128,7 +131,7 @@ api.operations = {
     params = with({ "project_id", "stack_name_path", "stack_id_body",
       { name = "retain_all_resources", ["in"] = "body", type = "boolean",
         doc = "true: only the stack record goes, the cloud resources stay" } }),
-    idempotent = false, result = "true",
+    idempotent = false, retry_refused = true, result = "true",
     cli = { command = "delete", args = { "STACK" }, wait = true,
             flags = { retain_all_resources = "--retain-resources" } } },
 

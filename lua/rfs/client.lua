@@ -199,13 +199,16 @@ end
 function client.response_error(status, headers, body, request_id, operation)
   local code, msg, details = client.parse_error_body(body)
   local kind = GATEWAY_KINDS[code] or errors.kind_for_status(status)
-  return errors.new{
+  local err = errors.new{
     kind = kind, status = status, code = code, details = details,
     message = msg or ("HTTP " .. status .. " with no error message"),
     request_id = request_id, server_request_id = headers and headers["x-request-id"],
     retry_after = parse_retry_after(headers and headers["retry-after"]),
     operation = operation, sent = status >= 500,
   }
+  -- a redirect's target, for the operations whose answer is one (GetStackTemplate: 307)
+  if status >= 300 and status < 400 and headers then err.location = headers["location"] end
+  return err
 end
 
 -- The request pipeline -----------------------------------------------------------

@@ -9,10 +9,12 @@
 local core = require "rfs.core"
 local client = require "rfs.client"
 require "rfs.stack" -- installs the Stack methods
+require "rfs.lifecycle" -- create_stack, stacks, deploy, update, delete, resources, outputs, template
 
 local rfs = {
   version = core.version,
   errors = require "rfs.errors",
+  api = require "rfs.api",
   new = client.new,
 }
 
