@@ -234,7 +234,7 @@ end
 
 -- A Lua misuse message names Lua parameters; the user typed flags.
 local function flags_in(cmd, msg)
-  msg = tostring(msg):gsub("^[^:]+:%d+: ", "")
+  msg = tostring(msg):gsub("^[^:]+:%d+: ", ""):gsub("^rfs: ", "")
   for _, f in ipairs(cmd.flags) do
     msg = msg:gsub("'" .. f.param.name .. "'", "'" .. f.flag .. "'")
   end
