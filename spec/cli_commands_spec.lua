@@ -265,3 +265,37 @@ describe("--output table for the recovery commands", function()
     assert.matches("operation%s+continue_deploy\ndeployment_id%s+" .. lit(DEP_ID), out)
   end)
 end)
+
+describe("rfs --help", function()
+  -- argparse prints help and exits: run bin/rfs as a subprocess
+  local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+  local function help(args)
+    local p = io.popen(LUA .. " bin/rfs " .. args .. " --help")
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("lists every command of the operation model, each with --help naming its flags", function()
+    local api = require "rfs.api"
+    local out = help("")
+    local seen = 0
+    for _, op in ipairs(api.operations) do
+      if op.cli then
+        seen = seen + 1
+        assert.matches("\n   " .. op.cli.command:gsub("%-", "%%-") .. " ", out)
+      end
+    end
+    assert.is_true(seen >= 13)
+    local create = help("create")
+    for _, flag in ipairs({ "--template FILE", "--template-uri URL", "--var KEY=VALUE", "--vars-file FILE",
+                            "--description", "--auto-rollback", "--deletion-protection", "--wait", "--timeout" }) do
+      assert.matches(flag, create, 1, true)
+    end
+    local delete = help("delete")
+    assert.matches("--retain-resources", delete, 1, true)
+    local list = help("list")
+    assert.matches("--status STATUS", list, 1, true)
+    assert.not_matches("stack:", create .. delete .. list, 1, true)
+  end)
+end)
