@@ -7,7 +7,8 @@ http.MAX_HEADER_BYTES = 16 * 1024
 http.MAX_BODY_BYTES = 1024 * 1024
 
 local REASONS = {
-  [200] = "OK", [201] = "Created", [202] = "Accepted", [400] = "Bad Request", [401] = "Unauthorized",
+  [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content", [307] = "Temporary Redirect",
+  [400] = "Bad Request", [401] = "Unauthorized",
   [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed", [409] = "Conflict",
   [413] = "Payload Too Large", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
   [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable",
@@ -78,7 +79,7 @@ function http.serialize(resp, keep_alive)
   for k in pairs(resp.headers or {}) do names[#names + 1] = k end
   table.sort(names)
   for _, k in ipairs(names) do lines[#lines + 1] = k .. ": " .. tostring(resp.headers[k]) end
-  lines[#lines + 1] = "Content-Length: " .. #body
+  if resp.status ~= 204 then lines[#lines + 1] = "Content-Length: " .. #body end -- RFC 9110: none on a 204
   lines[#lines + 1] = "Connection: " .. (keep_alive and "keep-alive" or "close")
   return table.concat(lines, "\r\n") .. "\r\n\r\n" .. body
 end

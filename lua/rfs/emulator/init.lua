@@ -19,6 +19,7 @@
 local cjson = require "cjson.safe"
 
 local emulator = {}
+local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
 
 local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -214,6 +215,7 @@ local function advance(st, t)
 end
 
 local function start_job(self, st, op, t)
+  if st.doc then return lifecycle.continue(self, st, op.kind, t) end -- a stack deployed from a template
   local job = { kind = op.kind, deployment_id = self.uuid(), accepted_at = t, steps = {} }
   local start = t + self.queue_seconds
   if op.kind == "deploy" then
@@ -321,6 +323,10 @@ local function find_stack(self, project_id, name, stack_id)
     return nil, error_response(self, 400, "AOS.00.0400", "invalid stack_id: it must be a 36-character UUID")
   end
   local st = self.stacks[key(project_id, name)]
+  if st then -- a deletion that has finished forgets the stack
+    advance(st, now(self))
+    st = self.stacks[key(project_id, name)]
+  end
   if not st then return nil, error_response(self, 404, "AOS.00.0404", "stack " .. name .. " does not exist") end
   if stack_id and stack_id ~= st.stack_id then
     return nil, error_response(self, 400, "AOS.01.0400", "the stack_id does not match the current stack " .. name)
@@ -409,6 +415,8 @@ local function decode_body(self, req)
 end
 
 local function handle_api(self, req, t)
+  local routed = lifecycle.route(self, req, t)
+  if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
   if #project_id < 3 or #project_id > 64 then
@@ -442,6 +450,7 @@ local SEED_FIELDS = {
   project_id = "string", stack_name = "string", stack_id = "string", status = "string", description = "string",
   enable_auto_rollback = "boolean", enable_deletion_protection = "boolean", deploy_seconds = "number",
   rollback_seconds = "number", outcome = "string", rollback_outcome = "string", resources = "table",
+  delete_seconds = "number", template_body = "string",
   status_message = "string", failure_message = "string", vars_body = "string", vars_uri_content = "string",
   vars_structure = "table", agencies = "table",
 }
@@ -469,6 +478,8 @@ local function seed(self, body, t)
       return error_response(self, 400, "AOS.00.0400", "seed: " .. f .. " is success, fail or fail_then_rollback_fail")
     end
   end
+  local target, bad = lifecycle.seed_template(self, body)
+  if target == nil then return bad end
   local k = key(body.project_id, body.stack_name)
   local st = self.stacks[k]
   if not st then
@@ -481,6 +492,7 @@ local function seed(self, body, t)
     self.stacks[k] = st
   end
   for f, v in pairs(body) do st[f] = v end
+  if target then lifecycle.seeded(self, st, target) end
   if st.status:match("FAILED$") and not body.status_message then
     st.status_message = st.status_message or ("seeded in " .. st.status .. ": " .. st.failure_message)
   end
@@ -513,6 +525,8 @@ local function handle_control(self, req, t)
   if req.peer and not (req.peer:match("^127%.") or req.peer == "::1") then
     return error_response(self, 403, "AOS.00.0403", "control endpoints answer loopback peers only")
   end
+  local routed = lifecycle.control(self, req)
+  if routed then return routed end
   local action = req.path:match("^/_emulator/(%w+)$")
   if req.method == "GET" and action == "health" then return json_response(self, 200, { ok = true }) end
   if req.method == "GET" and action == "requests" then
@@ -521,7 +535,7 @@ local function handle_control(self, req, t)
     return json_response(self, 200, { requests = list })
   end
   if req.method == "POST" and action == "reset" then
-    self.stacks, self.faults, self.log = {}, {}, {}
+    self.stacks, self.faults, self.log, self.downloads = {}, {}, {}, {}
     return json_response(self, 200, { ok = true })
   end
   if req.method == "POST" and (action == "stacks" or action == "faults") then
@@ -538,6 +552,7 @@ end
 --           truncate = true: send half the body under the full Content-Length, then close }.
 function emulator.handle(self, req)
   local t = now(self)
+  if req.path:sub(1, 6) == "/_obs/" then return lifecycle.download(self, req, t) end -- unsigned, as OBS URLs are
   if req.path:sub(1, 11) == "/_emulator/" then
     local ok, resp = pcall(handle_control, self, req, t)
     return ok and resp or error_response(self, 500, "AOS.00.0500", "internal error")
@@ -574,8 +589,11 @@ function emulator.tick(self)
   for _, st in pairs(self.stacks) do advance(st, t) end
 end
 
---- emulator.new{ ak, sk, clock, time_scale, queue_seconds, epoch, project_id, verify, uuid, sign, wall_clock }
+--- emulator.new{ ak, sk, clock, time_scale, queue_seconds, epoch, project_id, verify, uuid, sign, wall_clock,
+--                stack_quota, deploy_seconds, rollback_seconds, delete_seconds }
 --  wall_clock: what signature dates are checked against (default: epoch + unscaled clock time).
+--  stack_quota: stacks a project may hold (CreateStack answers 403 past it; default no limit);
+--  *_seconds: emulated duration of a deployment, rollback and deletion of a created stack.
 function emulator.new(opts)
   opts = opts or {}
   local self = {
@@ -585,6 +603,8 @@ function emulator.new(opts)
     stacks = {}, faults = {}, log = {},
     verify = opts.verify or default_verifier,
     sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock, random = opts.random or math.random,
+    stack_quota = opts.stack_quota, deploy_seconds = opts.deploy_seconds, rollback_seconds = opts.rollback_seconds,
+    delete_seconds = opts.delete_seconds,
   }
   if not self.sign or not self.uuid then
     local core = require "rfs.core"
@@ -595,5 +615,9 @@ function emulator.new(opts)
   self.epoch = opts.epoch or os.time()
   return setmetatable(self, { __index = emulator })
 end
+
+lifecycle = require "rfs.emulator.stacks"
+lifecycle.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
+               advance = advance, metadata_of = metadata_of, key = key, rfc3339 = rfc3339 }
 
 return emulator

@@ -84,7 +84,7 @@ local function respond(resp)
   local body = resp.body or ""
   ngx.status = resp.status
   for k, v in pairs(resp.headers or {}) do ngx.header[k] = v end
-  ngx.header["Content-Length"] = #body
+  if resp.status ~= 204 then ngx.header["Content-Length"] = #body end
   if resp.truncate then
     ngx.print(body:sub(1, #body - math.ceil(#body / 2)))
     ngx.flush(true)
@@ -106,7 +106,7 @@ function M.serve()
   local req = {
     method = ngx.req.get_method(), target = target, path = path, query = query or "",
     version = ("%.1f"):format(ngx.req.http_version() or 1.1), headers = request_headers(), body = body,
-    peer = ngx.var.remote_addr, connection = tonumber(ngx.var.connection),
+    peer = ngx.var.remote_addr, connection = tonumber(ngx.var.connection), scheme = ngx.var.scheme,
   }
   return respond(instance:handle(req))
 end
