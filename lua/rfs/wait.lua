@@ -15,8 +15,16 @@ local OUTCOMES = {
   continue_deploy = { DEPLOYMENT_COMPLETE = true, DEPLOYMENT_FAILED = false, ROLLBACK_COMPLETE = false,
                       ROLLBACK_FAILED = false },
   continue_rollback = { ROLLBACK_COMPLETE = true, ROLLBACK_FAILED = false },
+  -- a delete is done when the stack is gone (metadata answers 404): status DELETED
+  delete = { DELETED = true, DELETION_FAILED = false },
 }
+-- create (with a template) and deploy end like a continued deployment
+OUTCOMES.create = OUTCOMES.continue_deploy
+OUTCOMES.deploy = OUTCOMES.continue_deploy
 wait.OUTCOMES = OUTCOMES
+
+-- Operations that deploy, and so may end rolled back.
+local DEPLOYS = { continue_deploy = true, create = true, deploy = true }
 
 local FINAL = {
   CREATION_COMPLETE = true, DEPLOYMENT_FAILED = true, DEPLOYMENT_COMPLETE = true, ROLLBACK_FAILED = true,
@@ -76,7 +84,8 @@ local function check_options(opts, fname)
     end
   end
   if opts.operation and not OUTCOMES[opts.operation] then
-    error("rfs: " .. fname .. ": operation must be 'continue_deploy' or 'continue_rollback'", 3)
+    error("rfs: " .. fname .. ": operation must be 'continue_deploy', 'continue_rollback', 'create', 'deploy' "
+          .. "or 'delete'", 3)
   end
   return opts
 end
@@ -188,7 +197,7 @@ function Waiter:finish(meta)
     ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
     elapsed = self.clock() - self.start, polls = self.polls, stack = self.stack.name,
     status_message = meta.status_message,
-    rolled_back = self.operation == "continue_deploy" and meta.status == "ROLLBACK_COMPLETE",
+    rolled_back = DEPLOYS[self.operation] and meta.status == "ROLLBACK_COMPLETE",
     failures = {},
   }, Result)
   if not ok and self.deployment_id then
@@ -217,6 +226,10 @@ end
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
   local meta, err = self:read(function() return self.stack:metadata() end)
+  if not meta and self.operation == "delete" and err.kind == "not_found" then
+    self:progress{ type = "status", status = "DELETED", previous = self.status }
+    return true, self:finish{ status = "DELETED" }
+  end
   if not meta then return true, nil, err end
   local previous = self.status
   self.status = meta.status
@@ -233,6 +246,7 @@ function Waiter:poll()
   if previous ~= meta.status then
     self:progress{ type = "status", status = meta.status, previous = previous }
   end
+  if final and self.operation == "delete" and OUTCOMES.delete[meta.status] == nil then final = false end
   if final and self:ran(meta, had_events) then return true, self:finish(meta) end
   local now = self.clock()
   if now >= self.deadline then return true, nil, self:timeout_error() end
