@@ -135,6 +135,11 @@ describe("the rfs command line", function()
     assert.equal(2, (rfs("metadata 'bad name' --endpoint " .. em.url)))
     assert.equal(2, (rfs("metadata x --output yaml --endpoint " .. em.url)))
     assert.equal(2, (rfs("wait x --endpoint " .. em.url)))
+    for _, t in ipairs({ "0", "nan", "inf" }) do
+      local code, _, err = rfs("wait x --deployment-id d1 --timeout " .. t .. " --endpoint " .. em.url)
+      assert.equal(2, code)
+      assert.matches("\nrfs: %-%-timeout must be a number of seconds > 0", err)
+    end
     local code, _, err = rfs("metadata x --sk " .. SK .. " --endpoint " .. em.url)
     assert.equal(2, code)
     assert.matches("HUAWEICLOUD_SDK_SK", err)

@@ -211,12 +211,62 @@ describe("continue_deploy / continue_rollback", function()
     assert.matches("IAM permission", tostring(err))
   end)
 
-  it("refuse a 202 without a deployment_id", function()
-    local t = fake.new()
+  it("report a 202 with an unreadable body as accepted, keep no deployment_id, and wait by state", function()
+    local odd = { { something = "else" }, { deployment_id = "d 1" }, { deployment_id = ("d"):rep(129) },
+                  { deployment_id = "d\r\n1" }, { deployment_id = 42 }, { deployment_id = "" }, "<html>ok</html>", "",
+                  "[]", '"d-1"' }
+    for i, body in ipairs(odd) do
+      local t = fake.new()
+      local stack = fake.client(t):stack("my-stack")
+      -- a stack that remembers an earlier continue must not keep that deployment_id either
+      t:push(202, { deployment_id = "earlier-1" })
+      assert.truthy(stack:continue_rollback())
+      t:push(202, body)
+      local ok, dep, err = pcall(stack.continue_deploy, stack)
+      assert.is_true(ok, "case " .. i .. " raised: " .. tostring(dep))
+      assert.is_nil(err, "case " .. i)
+      assert.is_true(dep.accepted)
+      assert.is_nil(dep.deployment_id)
+      assert.equal("continue_deploy", dep.operation)
+      assert.matches("^continue_deploy accepted, but the deployment_id in the answer was not readable", tostring(dep))
+      assert.not_matches("[%c]", tostring(dep))
+      assert.is_nil(stack.deployment_id)
+      assert.equal("continue_deploy", stack.operation)
+      assert.equal(2, #t.requests, "case " .. i .. ": a continue that was applied is not sent again")
+    end
+    -- and stack:wait{} still follows the deployment, by the stack's state
+    local t, now = fake.new(), 0
     local stack = fake.client(t):stack("my-stack")
-    t:push(202, { something = "else" })
-    local _, err = stack:continue_deploy()
-    assert.equal("decode", err.kind)
+    t:push(202, "not json")
+    assert.truthy(stack:continue_deploy())
+    t:push(200, fake.metadata{ status = "DEPLOYMENT_IN_PROGRESS" })
+    t:push(200, fake.metadata{ status = "DEPLOYMENT_COMPLETE", update_time = "2026-11-24T02:00:00Z" })
+    local res = assert(stack:wait{ clock = function() return now end, sleep = function(s) now = now + s end })
+    assert.is_true(res.ok)
+    assert.equal("DEPLOYMENT_COMPLETE", res.status)
+  end)
+end)
+
+describe("answers that break the rules are decode errors, never raises", function()
+  it("metadata with an odd status or stack_id returns nil, err naming the field and the value", function()
+    local cases = {
+      { "status", "DEPLOYMENT FAILED" }, { "status", ("S"):rep(33) }, { "status", "" }, { "status", "A\27[2J" },
+      { "stack_id", ("x"):rep(36) }, { "stack_id", fake.STACK_ID:gsub("%-", "_") }, { "stack_id", "short" },
+      { "stack_id", 5 },
+    }
+    for _, case in ipairs(cases) do
+      local t = fake.new()
+      local stack = fake.client(t):stack("my-stack")
+      t:push(200, fake.metadata{ [case[1]] = case[2] })
+      local ok, meta, err = pcall(stack.metadata, stack)
+      assert.is_true(ok, case[1] .. " " .. tostring(case[2]) .. " raised: " .. tostring(meta))
+      assert.is_nil(meta)
+      assert.equal("decode", err.kind)
+      assert.matches("'" .. case[1] .. "'", err.message, 1, true)
+      if type(case[2]) == "string" then assert.matches(require("rfs.errors").display(case[2]), err.message, 1, true) end
+      assert.is_nil(stack.status)
+      assert.is_nil(stack.id)
+    end
   end)
 end)
 
@@ -363,6 +413,9 @@ describe("bad input", function()
     assert.error_matches(function() s:events{ deployment = "x" } end, "unknown option 'deployment'")
     assert.error_matches(function() s:events{ limit = "10" } end, "option 'limit' must be a number")
     assert.error_matches(function() s:events{ deployment_id = "a\r\nb" } end, "invalid deployment_id")
+    -- checked when the wait starts, not in the middle of it
+    assert.error_matches(function() s:wait{ deployment_id = "a b" } end, "stack:wait: invalid deployment_id 'a b'")
+    assert.error_matches(function() s:wait{ deployment_id = ("d"):rep(129) } end, "invalid deployment_id")
     assert.error_matches(function() s:continue_deploy{ force = true } end, "unknown option 'force'")
     assert.equal(0, #t.requests)
   end)

@@ -20,7 +20,7 @@ describe("retry.policy", function()
     assert.equal(20, p.cap)
     assert.error_matches(function() retry.policy{ atempts = 3 } end, "unknown option 'atempts'")
     assert.error_matches(function() retry.policy{ cap = "20" } end, "'cap' must be a number")
-    assert.error_matches(function() retry.policy{ attempts = 0 } end, "at least 1")
+    assert.error_matches(function() retry.policy{ attempts = 0 } end, "attempts' must be an integer from 1 to 100")
   end)
 end)
 
@@ -214,5 +214,104 @@ describe("continue_deploy under faults is applied at most once", function()
     local res = assert(stack:continue_rollback())
     assert.is_true(res.recovered)
     assert.equal(1, w:applied("/rollbacks"))
+  end)
+end)
+
+describe("a Retry-After longer than the cap or the time left", function()
+  local fake = require "fake_transport"
+  local THROTTLED = { error_code = "APIG.0308", error_msg = "The throttling threshold has been reached" }
+
+  local function throttled_client(extra)
+    local t, clock = fake.new(), { now = 0, sleeps = {} }
+    local policy = { attempts = 5, base = 0.5, cap = 20, random = function() return 0.5 end,
+                     clock = function() return clock.now end,
+                     sleep = function(s) clock.sleeps[#clock.sleeps + 1] = s clock.now = clock.now + s end }
+    for k, v in pairs(extra or {}) do policy[k] = v end
+    return t, fake.client(t, { retry = policy }), clock
+  end
+
+  for _, value in ipairs({ "999999", "Tue, 01 Jan 2999 00:00:00 GMT" }) do
+    it("is not slept by a read: the throttled error comes back at once (" .. value .. ")", function()
+      local t, c, clock = throttled_client()
+      t:push(429, THROTTLED, { ["retry-after"] = value }):push(200, fake.metadata())
+      local meta, err = c:stack("my-stack"):metadata()
+      assert.is_nil(meta)
+      assert.equal("throttled", err.kind)
+      assert.is_true(err.retry_after >= 999999)
+      assert.same({}, clock.sleeps)
+      assert.equal(1, #t.requests)
+      assert.matches("Retry%-After %d+s", tostring(err))
+    end)
+  end
+
+  it("is slept when within the cap, as before", function()
+    local t, c, clock = throttled_client()
+    t:push(429, THROTTLED, { ["retry-after"] = "12" }):push(200, fake.metadata())
+    assert.truthy(c:stack("my-stack"):metadata())
+    assert.same({ 12 }, clock.sleeps)
+  end)
+
+  it("is not slept past the call's deadline", function()
+    local t, c, clock = throttled_client{ deadline = 10 }
+    t:push(429, THROTTLED, { ["retry-after"] = "15" }):push(200, fake.metadata())
+    local _, err = c:stack("my-stack"):metadata()
+    assert.equal("throttled", err.kind)
+    assert.equal(15, err.retry_after)
+    assert.same({}, clock.sleeps)
+  end)
+
+  it("is not slept by a continue", function()
+    local t, c, clock = throttled_client()
+    t:push(429, THROTTLED, { ["retry-after"] = "999999" }):push(202, { deployment_id = "d-1" })
+    local dep, err = c:stack("my-stack"):continue_deploy()
+    assert.is_nil(dep)
+    assert.equal("throttled", err.kind)
+    assert.equal(999999, err.retry_after)
+    assert.same({}, clock.sleeps)
+    assert.equal(1, #t.requests)
+  end)
+
+  it("is not slept by a wait's polling past its deadline, even by a client that retries reads", function()
+    local t, c, clock = throttled_client()
+    local stack = c:stack("my-stack")
+    t:push(200, fake.metadata{ status = "DEPLOYMENT_IN_PROGRESS" })
+    t:push(429, THROTTLED, { ["retry-after"] = "15" })
+    t:push(200, fake.metadata{ status = "DEPLOYMENT_COMPLETE", update_time = "later" })
+    local res, err = stack:wait{ timeout = 10, clock = function() return clock.now end,
+                                 sleep = function(s) clock.sleeps[#clock.sleeps + 1] = s clock.now = clock.now + s end }
+    assert.is_nil(res)
+    assert.equal("throttled", err.kind)
+    assert.equal(15, err.retry_after)
+    assert.is_true(clock.now <= 10, "slept until " .. clock.now)
+  end)
+end)
+
+describe("the jitter", function()
+  local function delays_of_a_new_process(lua)
+    local cmd = lua .. " -e '"
+      .. "package.path=\"./lua/?.lua;./lua/?/init.lua;\"..package.path "
+      .. "package.cpath=\"./build/" .. lua .. "/?.so;\"..package.cpath "
+      .. "local retry = require(\"rfs.retry\") local p = retry.policy{} local out = {} "
+      .. "for n = 1, 8 do out[n] = (\"%.6f\"):format(retry.delay(p, n)) end "
+      .. "math.randomseed(42) out[#out + 1] = tostring(math.random(1000000)) "
+      .. "print(table.concat(out, \" \"))' 2>&1"
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("differs between two processes, and leaves the program's own math.random alone", function()
+    local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local a, b = delays_of_a_new_process(lua), delays_of_a_new_process(lua)
+    local da, ra = a:match("^(.-) (%d+)\n$")
+    local db, rb = b:match("^(.-) (%d+)\n$")
+    assert.truthy(da, a)
+    assert.truthy(db, b)
+    assert.are_not.equal(da, db, "two processes backed off in step: " .. da)
+    -- a seeded math.random still gives the program its own repeatable sequence
+    assert.equal(ra, rb)
+    math.randomseed(42)
+    assert.equal(tostring(math.random(1000000)), ra)
   end)
 end)

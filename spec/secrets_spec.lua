@@ -75,7 +75,7 @@ describe("secrets", function()
     local dep = assert(stack:continue_deploy())
     local human, json = buffer(), buffer()
     local h, j = rfs.progress.human{ out = human }, rfs.progress.json{ out = json }
-    local res = assert(stack:wait{ timeout = 30, interval = 0.05, max_interval = 0.2,
+    local res = assert(stack:wait{ timeout = 30, interval = 0.1, max_interval = 0.2,
                                    on_progress = function(p) h(p) j(p) end })
     assert.is_false(res.ok)
     local events = assert(stack:events{ deployment_id = dep.deployment_id })

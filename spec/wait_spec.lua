@@ -154,7 +154,7 @@ describe("stack:wait", function()
   it("refuses unknown options", function()
     local _, stack = world{}
     assert.error_matches(function() stack:wait{ timeot = 5 } end, "unknown option 'timeot'")
-    assert.error_matches(function() stack:wait{ operation = "apply_all" } end, "continue_deploy")
+    assert.error_matches(function() stack:wait{ operation = "redeploy" } end, "continue_deploy")
   end)
 
   it("follows a delete until the stack is gone (DELETED), past the state it had before", function()

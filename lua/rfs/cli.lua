@@ -66,12 +66,18 @@ local function build_parser()
     add_globals(c, "cmd_")
     return c
   end
+  -- stack:wait refuses a timeout that is not a finite number > 0: say so as a usage error
+  local function seconds(text)
+    local n = tonumber(text)
+    if n and n > 0 and n < math.huge then return n end
+    return nil, "--timeout must be a number of seconds > 0 (got " .. text .. ")"
+  end
   stack_command("metadata", "show a stack's metadata")
   for _, name in ipairs({ "continue-deploy", "continue-rollback" }) do
     local c = stack_command(name, name == "continue-deploy" and "continue a failed deployment (DEPLOYMENT_FAILED)"
                                   or "continue a failed rollback (ROLLBACK_FAILED)")
     c:flag("--wait", "wait until the stack settles, with progress on stderr")
-    c:option("--timeout", "seconds to wait at most"):convert(tonumber)
+    c:option("--timeout", "seconds to wait at most"):convert(seconds)
   end
   local ev = stack_command("events", "list a stack's events (oldest first)")
   ev:option("--deployment-id", "only this deployment's events")
@@ -80,7 +86,7 @@ local function build_parser()
   local w = stack_command("wait", "wait until a stack settles after a continue")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)")
   w:option("--operation", "what the deployment was"):choices({ "continue_deploy", "continue_rollback" })
-  w:option("--timeout", "seconds to wait at most"):convert(tonumber)
+  w:option("--timeout", "seconds to wait at most"):convert(seconds)
   cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")

@@ -32,12 +32,13 @@ function Error.__tostring(e)
   if e.request_id then where[#where + 1] = "request " .. tostring(e.request_id) end
   if e.server_request_id then where[#where + 1] = "server request " .. tostring(e.server_request_id) end
   if e.attempts and e.attempts > 1 then where[#where + 1] = tostring(e.attempts) .. " attempts" end
+  if type(e.retry_after) == "number" then where[#where + 1] = ("Retry-After %.0fs"):format(e.retry_after) end
   local line = "rfs " .. tostring(e.kind) .. " error: " .. tostring(e.message or "unknown error")
   if #where > 0 then line = line .. " (" .. table.concat(where, ", ") .. ")" end
   local hint = e.hint or KINDS[e.kind]
   if hint then line = line .. "; " .. hint end
   -- one line, whatever the server put in its message
-  return (line:gsub("[\r\n]+", " "))
+  return errors.printable(line)
 end
 
 --- Build an error. `t.kind` must be one of errors.kinds; `t.message` says what happened.
@@ -92,6 +93,20 @@ function errors.display(v)
   end) .. "'"
   if #v > 40 then shown = shown .. ("... (%d characters)"):format(#v) end
   return shown
+end
+
+--- Text that came from a server, made safe to print on one line: CR, LF and tab become a
+--  space, other control characters (ESC, BEL, DEL, and the C1 controls U+0080..U+009F)
+--  are shown as \xNN, so an answer can neither forge a line nor drive the terminal.
+--  Printable text, UTF-8 included, is kept as it is.
+function errors.printable(s)
+  if s == nil then return "" end
+  s = tostring(s)
+  if not s:find("[%c\127\194]") then return s end -- the usual case: nothing to escape
+  s = s:gsub("[\r\n\t]+", " ")
+  s = s:gsub("%c", function(c) return ("\\x%02x"):format(c:byte()) end)
+  s = s:gsub("\194([\128-\159])", function(c) return ("\\xc2\\x%02x"):format(c:byte()) end)
+  return s
 end
 
 return errors

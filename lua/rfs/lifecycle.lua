@@ -12,6 +12,7 @@ local core = require "rfs.core"
 local cjson = require "cjson.safe"
 local api = require "rfs.api"
 local operations = require "rfs.operations"
+local errors = require "rfs.errors"
 require "rfs.stack" -- client:stack() and the Stack methods this module extends
 
 local lifecycle = {}
@@ -32,7 +33,8 @@ List.__name = "rfs.List"
 function List.__tostring(list)
   local mt = getmetatable(list)
   local lines = { string.format("%d %s", #list, mt.noun) }
-  for i, item in ipairs(list) do lines[i + 1] = "  " .. mt.line(item) end
+  -- server text is shown, never obeyed: no line breaks or terminal controls get through
+  for i, item in ipairs(list) do lines[i + 1] = "  " .. errors.printable(mt.line(item)) end
   return table.concat(lines, "\n")
 end
 
@@ -159,7 +161,8 @@ end
 --  stack:wait{} then waits until the stack is gone.
 function Stack:delete(opts)
   local op = OP.DeleteStack
-  if type(opts) == "table" and opts.retain_all_resources ~= nil then op = OP.DeleteStackEnhanced end
+  -- any option means the enhanced call, whose check names retain_all_resources as the one known
+  if type(opts) == "table" and next(opts) ~= nil then op = OP.DeleteStackEnhanced end
   local _, value, err = run(self, self.client, op, "stack:delete", opts)
   if not value then return nil, err end
   remember(self, "delete", nil)

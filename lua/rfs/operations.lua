@@ -240,7 +240,7 @@ operations.bad_field = bad_field
 
 -- Refused answers of update and delete: RFS applied nothing, so sending again is safe.
 local function refused(err)
-  return err.kind == "conflict" or err.kind == "throttled" or err.sent == false
+  return err.kind == "conflict" or err.kind == "throttled" or (err.kind == "network" and err.sent == false)
       or (err.status == 403 and err.code == "RF.10012519")
 end
 

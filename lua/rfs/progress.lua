@@ -14,23 +14,21 @@ local function clock_text(elapsed)
 end
 progress.clock_text = clock_text
 
-local function one_line(s)
-  return (tostring(s or ""):gsub("[%c]+", " "))
-end
+local printable = require("rfs.errors").printable
 
 --- The text of one progress report, or nil for reports a person need not see.
 function progress.format(p)
-  local head = ("[%s] %s"):format(clock_text(p.elapsed), p.stack or "")
+  local head = ("[%s] %s"):format(clock_text(p.elapsed), printable(p.stack))
   if p.type == "status" then
-    return ("%s  %s"):format(head, p.status)
+    return ("%s  %s"):format(head, printable(p.status))
   elseif p.type == "event" then
     local e = p.event
-    local what = e.resource_name or "stack"
-    local line = ("%s  %-24s %s"):format(head, what, e.event_type)
-    if e.event_message and e.event_message ~= "" then line = line .. ": " .. one_line(e.event_message) end
+    local what = e.resource_name and printable(e.resource_name) or "stack"
+    local line = ("%s  %-24s %s"):format(head, what, printable(e.event_type))
+    if e.event_message and e.event_message ~= "" then line = line .. ": " .. printable(e.event_message) end
     return line
   elseif p.type == "done" then
-    return ("%s  %s %s"):format(head, p.ok and "done:" or "ended:", p.status)
+    return ("%s  %s %s"):format(head, p.ok and "done:" or "ended:", printable(p.status))
   end
 end
 
@@ -59,6 +57,22 @@ function progress.human(opts)
   end
 end
 
+-- An event as the server sent it, keeping the fields JSON can always carry (strings,
+-- booleans, finite numbers): a sparse array or a 1e999 in an answer must not make the
+-- encoder raise in the middle of a wait.
+local function plain_fields(e)
+  if type(e) ~= "table" then return nil end
+  local out = {}
+  for k, v in pairs(e) do
+    local t = type(v)
+    if type(k) == "string" and (t == "string" or t == "boolean"
+                                or (t == "number" and v == v and v ~= math.huge and v ~= -math.huge)) then
+      out[k] = v
+    end
+  end
+  return out
+end
+
 --- progress.json{ out = io.stdout } -> on_progress writing one JSON object per line.
 function progress.json(opts)
   opts = opts or {}
@@ -66,7 +80,7 @@ function progress.json(opts)
   local out = opts.out or io.stdout
   return function(p)
     local record = { type = p.type, stack = p.stack, elapsed = p.elapsed, deployment_id = p.deployment_id,
-                     status = p.status, previous = p.previous, ok = p.ok, event = p.event }
+                     status = p.status, previous = p.previous, ok = p.ok, event = plain_fields(p.event) }
     out:write(cjson.encode(record), "\n")
     if out.flush then out:flush() end
   end

@@ -2,7 +2,8 @@
 -- bucket, and the rules for re-sending a continue that is not idempotent.
 --
 -- Effects are injected: policy.sleep, policy.clock (monotonic seconds) and
--- policy.random, so specs run six hours of backoff in milliseconds.
+-- policy.random (default: the C core's CSPRNG), so specs run six hours of backoff in
+-- milliseconds.
 
 local errors = require "rfs.errors"
 
@@ -40,6 +41,20 @@ function retry.default_clock()
   return require("rfs.core").monotonic
 end
 
+--- Raises, naming the option and its range, unless v is a finite number in [lo, hi]
+--  (an integer when `integer`). fname names the call in the message.
+function retry.check_number(fname, name, v, lo, hi, integer, level)
+  local ok = v == v and v ~= math.huge and v ~= -math.huge and v >= lo and v <= hi
+    and (not integer or v == math.floor(v))
+  if ok then return v end
+  local range
+  if lo == -math.huge then range = "a finite number"
+  elseif hi == math.huge then range = ("%s >= %s"):format(integer and "an integer" or "a finite number", lo)
+  else range = ("%s from %s to %s"):format(integer and "an integer" or "a number", lo, hi) end
+  error(("rfs: %s: option '%s' must be %s (got %s)"):format(fname, name, range, tostring(v)), (level or 2) + 1)
+end
+local check_number = retry.check_number
+
 --- Validates and completes a retry policy. Unknown keys raise, naming the key.
 function retry.policy(opts)
   opts = opts or {}
@@ -55,14 +70,24 @@ function retry.policy(opts)
   for k, v in pairs(DEFAULTS) do
     if p[k] == nil then p[k] = v end
   end
-  if p.attempts < 1 then error("rfs: retry: attempts must be at least 1", 2) end
-  if p.base < 0 or p.cap < 0 then error("rfs: retry: base and cap must not be negative", 2) end
+  check_number("retry", "attempts", p.attempts, 1, 100, true, 2)
+  check_number("retry", "base", p.base, 0, math.huge, false, 2)
+  check_number("retry", "cap", p.cap, 0, math.huge, false, 2)
+  if p.deadline then check_number("retry", "deadline", p.deadline, -math.huge, math.huge, false, 2) end
+  if p.max_elapsed then check_number("retry", "max_elapsed", p.max_elapsed, 0, math.huge, false, 2) end
   -- the default sleep is chosen when it is called: a client built in init_by_lua must
   -- still sleep with ngx.sleep when it runs in a request or a timer
   p.sleep = p.sleep or function(seconds) return retry.default_sleep()(seconds) end
   p.clock = p.clock or retry.default_clock()
-  p.random = p.random or math.random
+  p.random = p.random or retry.random
   return p
+end
+
+--- The jitter's random number in [0, 1), drawn from the C core's CSPRNG: two processes
+--  (or two forked nginx workers) never back off in step, and a program's own
+--  math.random and math.randomseed are left alone.
+function retry.random()
+  return tonumber(require("rfs.core").uuid4():sub(1, 8), 16) / 4294967296
 end
 
 --- Seconds to wait before attempt n+1: full jitter, capped, never less than Retry-After.
@@ -135,7 +160,11 @@ function retry.budget(opts)
   opts = opts or {}
   local clock = opts.clock or retry.default_clock()
   local b = setmetatable({ rate = opts.rate or 1, burst = opts.burst or 10, clock = clock, taken = 0 }, Budget)
-  if b.rate <= 0 or b.burst < 1 then error("rfs: retry.budget: rate must be > 0 and burst >= 1", 2) end
+  if type(b.rate) ~= "number" or b.rate ~= b.rate or b.rate <= 0 or b.rate == math.huge then
+    error("rfs: retry.budget: option 'rate' must be a finite number > 0 (got " .. tostring(b.rate) .. ")", 2)
+  end
+  if type(b.burst) ~= "number" then error("rfs: retry.budget: option 'burst' must be a number", 2) end
+  check_number("retry.budget", "burst", b.burst, 1, math.huge, false, 2)
   b.tokens, b.last = b.burst, clock()
   return b
 end
@@ -148,7 +177,12 @@ local function deadline_of(policy, start)
 end
 
 -- Sleeps before the next attempt; false when the deadline does not leave room for it.
+-- A Retry-After longer than the policy's cap, or than the time left, is not slept: a
+-- server asking for days (or a date in 2999) gets its throttled error back at once, with
+-- err.retry_after saying when it would take the call again.
 local function back_off(policy, attempt, err, deadline)
+  local asked = type(err) == "table" and err.retry_after
+  if asked and (asked > policy.cap or (deadline and policy.clock() + asked > deadline)) then return false end
   local d = retry.delay(policy, attempt, err)
   if deadline and policy.clock() + d > deadline then return false end
   if policy.budget then policy.budget:take(policy.sleep, policy.clock) end

@@ -33,10 +33,23 @@ local function check_opts(fname, opts, known)
   return opts
 end
 
-local function bad_field(op, field, want, request_id)
+local function bad_field(op, field, want, request_id, value)
+  local got = value == nil and "" or (": got " .. (type(value) == "string" and errors.display(value) or type(value)))
   return errors.new{ kind = "decode", operation = op, request_id = request_id,
-                     message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" }
+                     message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" .. got }
 end
+
+-- What the C Stack accepts in its fields (src/stack.c): answers are checked against the
+-- same rules first, so an odd answer is a decode error, never a raise from _set.
+local function is_token(v, max)
+  return type(v) == "string" and #v >= 1 and #v <= max and not v:find("[^\33-\126]")
+end
+
+local function is_uuid(v)
+  return type(v) == "string" and v:find("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+end
+
+local STATUS_MAX, DEPLOYMENT_ID_MAX = 32, 128
 
 -- client:stack(name, { stack_id = }) --------------------------------------------------
 
@@ -55,34 +68,43 @@ local Metadata = {}
 Metadata.__index = Metadata
 Metadata.__name = "rfs.Metadata"
 
+local printable = errors.printable
+
 function Metadata.__tostring(m)
-  local s = string.format("%s %s (id %s, updated %s)", tostring(m.stack_name), tostring(m.status),
-                          tostring(m.stack_id), tostring(m.update_time))
-  if m.status_message and m.status_message ~= "" then s = s .. ": " .. m.status_message end
+  local s = string.format("%s %s (id %s, updated %s)", printable(m.stack_name), printable(m.status),
+                          printable(m.stack_id), printable(m.update_time))
+  if m.status_message and m.status_message ~= "" then s = s .. ": " .. printable(m.status_message) end
   return s
 end
 
-local METADATA_STRINGS = { "status", "stack_name", "stack_id" }
-
 local function check_metadata(meta, request_id)
-  for _, f in ipairs(METADATA_STRINGS) do
-    if type(meta[f]) ~= "string" then return bad_field("metadata", f, "string", request_id) end
+  if type(meta.stack_name) ~= "string" then return bad_field("metadata", "stack_name", "string", request_id) end
+  if not is_token(meta.status, STATUS_MAX) then
+    return bad_field("metadata", "status", "1-32 printable characters, no spaces", request_id, meta.status)
   end
-  if #meta.stack_id ~= 36 then return bad_field("metadata", "stack_id", "36-character UUID", request_id) end
+  if not is_uuid(meta.stack_id) then
+    return bad_field("metadata", "stack_id", "a UUID", request_id, meta.stack_id)
+  end
   return nil
 end
 
 --- GetStackMetadata: every documented field; refreshes stack.id and stack.status.
-function Stack:metadata(opts)
-  check_opts("stack:metadata", opts, NO_OPTIONS)
+-- call_opts: { no_retry = true } from rfs.wait, which retries within its own deadline.
+local function read_metadata(self, call_opts)
   local url = client.stack_url(self.client, self.name, "/metadata", { stack_id = self.id })
-  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata")
+  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata", call_opts)
   if not meta then return nil, err end
   local bad = check_metadata(meta, request_id)
   if bad then return nil, bad end
   self:_set("id", meta.stack_id)
   self:_set("status", meta.status)
   return setmetatable(meta, Metadata)
+end
+stack.read_metadata = read_metadata
+
+function Stack:metadata(opts)
+  check_opts("stack:metadata", opts, NO_OPTIONS)
+  return read_metadata(self)
 end
 
 -- continue_deploy / continue_rollback -------------------------------------------------
@@ -93,10 +115,14 @@ Deployment.__name = "rfs.Deployment"
 
 function Deployment.__tostring(d)
   if d.deployment_id then
-    return string.format("%s accepted: deployment_id %s", d.operation, d.deployment_id)
+    return string.format("%s accepted: deployment_id %s", printable(d.operation), printable(d.deployment_id))
   end
-  return string.format("%s accepted (recovered after a lost answer; stack is %s)", tostring(d.operation),
-                       tostring(d.status))
+  if d.recovered then
+    return string.format("%s accepted (recovered after a lost answer; stack is %s)", printable(d.operation),
+                         printable(d.status))
+  end
+  return string.format("%s accepted, but the deployment_id in the answer was not readable (%s); "
+                       .. "stack:wait{} follows the stack's state", printable(d.operation), printable(d.note))
 end
 
 -- A 403 is either "no permission" or "wrong state": tell them apart by reading the state.
@@ -116,13 +142,22 @@ end
 local function send_continue(self, operation)
   local spec = CONTINUES[operation]
   local url = client.stack_url(self.client, self.name, spec.path)
-  local res, err, request_id = client.call(self.client, "POST", url, { stack_id = self.id }, operation)
+  local res, err = client.call(self.client, "POST", url, { stack_id = self.id }, operation)
   if not res then
+    -- a 2xx whose body is not JSON: RFS applied the continue all the same
+    if err.kind == "decode" and err.status and err.status >= 200 and err.status < 300 then
+      return { accepted = true, operation = operation, note = "HTTP " .. err.status .. " with a body that is not JSON" }
+    end
     if err.kind == "forbidden" then err = refine_forbidden(self, operation, err) end
     return nil, err
   end
-  if type(res.deployment_id) ~= "string" or res.deployment_id == "" then
-    return nil, bad_field(operation, "deployment_id", "string", request_id)
+  res.accepted = true
+  if not is_token(res.deployment_id, DEPLOYMENT_ID_MAX) then
+    -- applied all the same: never "try again" a continue that was accepted; wait{} goes by state
+    res.note = res.deployment_id == nil and "no deployment_id" or
+      ("deployment_id " .. (type(res.deployment_id) == "string" and errors.display(res.deployment_id)
+                            or ("of type " .. type(res.deployment_id))))
+    res.deployment_id = nil
   end
   return res
 end
@@ -162,27 +197,47 @@ Events.__index = Events
 Events.__name = "rfs.Events"
 
 local function event_line(e)
-  local what = e.resource_name and ((e.resource_type and (e.resource_type .. ".") or "") .. e.resource_name)
-    or "stack"
-  local line = string.format("%s  %-20s %s", tostring(e.time or "?"), tostring(e.event_type), what)
-  if e.event_message and e.event_message ~= "" then line = line .. ": " .. e.event_message end
+  local what = e.resource_name and ((e.resource_type and (printable(e.resource_type) .. ".") or "")
+                                    .. printable(e.resource_name)) or "stack"
+  local line = string.format("%s  %-20s %s", printable(e.time or "?"), printable(e.event_type), what)
+  if e.event_message and e.event_message ~= "" then line = line .. ": " .. printable(e.event_message) end
   return line
 end
 stack.event_line = event_line
 
 function Events.__tostring(list)
-  local lines = { string.format("%d event%s (newest first)", #list, #list == 1 and "" or "s") }
+  local head = string.format("%d event%s (newest first)", #list, #list == 1 and "" or "s")
+  if list.truncated then
+    head = head .. string.format("; more not read (%s), continue with marker = %s", printable(list.truncated_by),
+                                 errors.display(list.next_marker))
+  end
+  local lines = { head }
   for i, e in ipairs(list) do lines[i + 1] = "  " .. event_line(e) end
   return table.concat(lines, "\n")
 end
 
 local EVENT_OPTS = { deployment_id = "string", filter = "string", field = "string", limit = "number",
-                     marker = "string", all = "boolean" }
-local MAX_PAGES = 1000
+                     marker = "string", all = "boolean", deadline = "number", clock = "function" }
+-- What one events() call reads at most: a stack with a runaway event log (or a server
+-- that pages forever) costs bounded time and memory; the rest is one marker away.
+local MAX_PAGES = 100
+local MAX_EVENT_BYTES = 8 * 1024 * 1024
+stack.EVENTS_MAX_PAGES, stack.EVENTS_MAX_BYTES = MAX_PAGES, MAX_EVENT_BYTES
 
-local function events_page(self, query)
+-- The bytes an event holds in memory, near enough: its keys and values as text.
+local function size_of(v, depth)
+  local t = type(v)
+  if t == "string" then return #v end
+  if t ~= "table" then return 8 end
+  local n = 16
+  if depth > 16 then return n end
+  for k, x in pairs(v) do n = n + size_of(k, depth + 1) + size_of(x, depth + 1) end
+  return n
+end
+
+local function events_page(self, query, call_opts)
   local url = client.stack_url(self.client, self.name, "/events", query)
-  local page, err, request_id = client.call(self.client, "GET", url, nil, "events")
+  local page, err, request_id = client.call(self.client, "GET", url, nil, "events", call_opts)
   if not page then return nil, err end
   local list = page.stack_events or {}
   if type(list) ~= "table" then return nil, bad_field("events", "stack_events", "array", request_id) end
@@ -197,25 +252,60 @@ local function events_page(self, query)
 end
 
 --- ListStackEvents: newest first; every page unless all = false (then also returns next_marker).
-function Stack:events(opts)
-  opts = check_opts("stack:events", opts, EVENT_OPTS)
-  if opts.deployment_id and (#opts.deployment_id > 128 or opts.deployment_id:find("[%c%s]")) then
-    error("rfs: stack:events: invalid deployment_id " .. errors.display(opts.deployment_id)
-          .. ": at most 128 characters, no spaces or control characters", 2)
+--  One call reads at most MAX_PAGES pages and about MAX_EVENT_BYTES of events, and no page
+--  is asked for once `deadline` (by `clock`) has passed: then the list holds what was read,
+--  with list.truncated = true and list.next_marker to go on from.
+function stack.check_deployment_id(fname, id, level)
+  if id ~= nil and not is_token(id, DEPLOYMENT_ID_MAX) then
+    error("rfs: " .. fname .. ": invalid deployment_id " .. errors.display(id)
+          .. ": 1-128 characters, no spaces or control characters", level + 1)
+  end
+end
+
+-- call_opts as for read_metadata; opts already checked.
+local function read_events(self, opts, call_opts)
+  local clock = opts.clock
+  if opts.deadline and not clock then
+    local st = client.state(self.client)
+    clock = st and st.policy and st.policy.clock or require("rfs.retry").default_clock()
   end
   local query = { stack_id = self.id, deployment_id = opts.deployment_id, filter = opts.filter,
                   field = opts.field, limit = opts.limit, marker = opts.marker }
-  local out, seen = setmetatable({}, Events), {}
-  for _ = 1, MAX_PAGES do
-    local list, next_marker = events_page(self, query)
+  local out, seen, pages, bytes = setmetatable({}, Events), {}, 0, 0
+  while true do
+    local list, next_marker = events_page(self, query, call_opts)
     if not list then return nil, next_marker end
-    for _, e in ipairs(list) do out[#out + 1] = e end
-    if opts.all == false then return out, next_marker end
+    pages = pages + 1
+    for _, e in ipairs(list) do
+      out[#out + 1] = e
+      bytes = bytes + size_of(e, 0)
+    end
+    if opts.all == false then
+      out.next_marker = next_marker
+      return out, next_marker
+    end
     if not next_marker or #list == 0 or seen[next_marker] then break end
     seen[next_marker] = true
     query.marker = next_marker
+    local stop = (pages >= MAX_PAGES and ("%d pages"):format(MAX_PAGES))
+      or (bytes >= MAX_EVENT_BYTES and ("%d MiB of events"):format(math.floor(MAX_EVENT_BYTES / 1048576)))
+      or (opts.deadline and clock() >= opts.deadline and "the deadline passed")
+    if stop then
+      out.truncated, out.truncated_by, out.next_marker = true, stop, next_marker
+      break
+    end
   end
   return out
+end
+stack.read_events = read_events
+
+function Stack:events(opts)
+  opts = check_opts("stack:events", opts, EVENT_OPTS)
+  stack.check_deployment_id("stack:events", opts.deployment_id, 2)
+  if opts.deadline and opts.deadline ~= opts.deadline then
+    error("rfs: stack:events: option 'deadline' must be a number, not NaN", 2)
+  end
+  return read_events(self, opts)
 end
 
 -- wait -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 local errors = require "rfs.errors"
 local retry = require "rfs.retry"
+local stack_ops = require "rfs.stack"
 
 local wait = {}
 
@@ -15,15 +16,15 @@ local OUTCOMES = {
   continue_deploy = { DEPLOYMENT_COMPLETE = true, DEPLOYMENT_FAILED = false, ROLLBACK_COMPLETE = false,
                       ROLLBACK_FAILED = false },
   continue_rollback = { ROLLBACK_COMPLETE = true, ROLLBACK_FAILED = false },
-  -- a delete is done when the stack is gone (metadata answers 404): status DELETED
-  delete = { DELETED = true, DELETION_FAILED = false },
+  -- a delete ends when metadata answers 404 (reported as DELETED) or in DELETION_FAILED
+  delete = { DELETION_FAILED = false },
 }
--- create (with a template) and deploy end like a continued deployment
+-- create with a template and deploy run a deployment, like continue_deploy
 OUTCOMES.create = OUTCOMES.continue_deploy
 OUTCOMES.deploy = OUTCOMES.continue_deploy
 wait.OUTCOMES = OUTCOMES
 
--- Operations that deploy, and so may end rolled back.
+-- The operations whose failed deployment may have been rolled back by auto-rollback.
 local DEPLOYS = { continue_deploy = true, create = true, deploy = true }
 
 local FINAL = {
@@ -37,6 +38,9 @@ local OPTIONS = {
   max_interval = "number", on_progress = "function", sleep = "function", clock = "function",
   retry = "table", budget = "table", events_every = "number", settle = "number",
 }
+
+local MIN_INTERVAL = 0.1
+local DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL = 2, 30
 
 local FAILURE_EVENTS = { ERROR = true, CREATION_FAILED = true, UPDATE_FAILED = true, DELETION_FAILED = true }
 
@@ -54,39 +58,61 @@ local Result = {}
 Result.__index = Result
 Result.__name = "rfs.WaitResult"
 
+local printable = errors.printable
+
 function Result.__tostring(r)
-  local s = ("%s %s after %s (%d polls)"):format(r.stack or "stack", tostring(r.status), duration(r.elapsed or 0),
+  local s = ("%s %s after %s (%d polls)"):format(r.stack or "stack", printable(r.status), duration(r.elapsed or 0),
                                                   r.polls or 0)
   if r.rolled_back then s = s .. ": the deployment failed and was rolled back" end
   if r.failures and #r.failures > 0 then
     local parts = {}
     for i, f in ipairs(r.failures) do
       if i > 3 then parts[#parts + 1] = ("and %d more"):format(#r.failures - 3) break end
-      parts[#parts + 1] = ("%s (%s: %s)"):format(f.resource_name or "stack", f.event_type, f.event_message or "")
+      parts[#parts + 1] = ("%s (%s: %s)"):format(printable(f.resource_name or "stack"), printable(f.event_type),
+                                                 printable(f.event_message))
     end
     s = s .. "; " .. #r.failures .. " failure event" .. (#r.failures == 1 and "" or "s") .. ": "
       .. table.concat(parts, "; ")
   elseif not r.ok and r.status_message then
-    s = s .. ": " .. r.status_message
+    s = s .. ": " .. printable(r.status_message)
   end
   return s
 end
 
 -- Options ---------------------------------------------------------------------------------
 
+-- Misuse is blamed on the caller's line: (stack:wait / rfs.wait_all, tail calls) ->
+-- wait.wait / wait.wait_all -> wait.new -> here.
+local LEVEL = 4
+
 local function check_options(opts, fname)
   opts = opts or {}
-  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", 3) end
+  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", LEVEL) end
   for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), 3) end
+    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), LEVEL) end
     if type(v) ~= OPTIONS[k] then
-      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", 3)
+      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", LEVEL)
     end
   end
+  stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
   if opts.operation and not OUTCOMES[opts.operation] then
-    error("rfs: " .. fname .. ": operation must be 'continue_deploy', 'continue_rollback', 'create', 'deploy' "
-          .. "or 'delete'", 3)
+    error("rfs: " .. fname .. ": operation must be one of 'continue_deploy', 'continue_rollback', "
+          .. "'create', 'deploy' or 'delete'", LEVEL)
   end
+  local check = retry.check_number
+  if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
+    error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
+          :format(fname, tostring(opts.timeout)), LEVEL)
+  end
+  -- polling faster than ten times a second is a busy loop against RFS, not a wait
+  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, LEVEL) end
+  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, LEVEL) end
+  if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
+    error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
+          :format(fname, opts.interval, opts.max_interval), LEVEL)
+  end
+  if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, LEVEL) end
+  if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, LEVEL) end
   return opts
 end
 
@@ -111,7 +137,9 @@ function wait.new(stack, opts, shared)
     deployment_id = opts.deployment_id or stack.deployment_id,
     on_progress = opts.on_progress,
     clock = clock, sleep = sleep,
-    interval = opts.interval or 2, max_interval = opts.max_interval or 30,
+    -- one of the two given alone moves the other's default out of its way
+    interval = opts.interval or math.min(DEFAULT_INTERVAL, opts.max_interval or DEFAULT_INTERVAL),
+    max_interval = opts.max_interval or math.max(DEFAULT_MAX_INTERVAL, opts.interval or DEFAULT_MAX_INTERVAL),
     -- someone watching sees events every other poll; otherwise they are read when they matter
     events_every = opts.events_every or (opts.on_progress and 2 or 4),
     settle = opts.settle or 120,
@@ -138,6 +166,10 @@ function Waiter:progress(p)
   end
 end
 
+-- The waiter's reads skip the client's own retries: it retries them itself, within
+-- its deadline (the client's policy knows no deadline, and both would multiply).
+local READ_ONCE = { no_retry = true }
+
 function Waiter:read(fn)
   self.polls = self.polls + 1
   return retry.call(function(attempt)
@@ -149,7 +181,10 @@ end
 -- New events of the deployment, oldest first, each handed to on_progress once.
 function Waiter:follow_events()
   if not self.deployment_id then return {} end
-  local list, err = self:read(function() return self.stack:events{ deployment_id = self.deployment_id } end)
+  local list, err = self:read(function()
+    return stack_ops.read_events(self.stack, { deployment_id = self.deployment_id, deadline = self.deadline,
+                                               clock = self.clock }, READ_ONCE)
+  end)
   if not list then return nil, err end
   local fresh = {}
   for i = #list, 1, -1 do
@@ -192,12 +227,12 @@ end
 
 function Waiter:finish(meta)
   local outcomes = OUTCOMES[self.operation]
-  local ok = outcomes[meta.status] == true
+  local ok = outcomes[meta.status] == true or (self.operation == "delete" and meta.status == "DELETED")
   local res = setmetatable({
     ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
     elapsed = self.clock() - self.start, polls = self.polls, stack = self.stack.name,
     status_message = meta.status_message,
-    rolled_back = DEPLOYS[self.operation] and meta.status == "ROLLBACK_COMPLETE",
+    rolled_back = DEPLOYS[self.operation] == true and meta.status == "ROLLBACK_COMPLETE",
     failures = {},
   }, Result)
   if not ok and self.deployment_id then
@@ -225,8 +260,8 @@ end
 --  (self.next_at says when).
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
-  local meta, err = self:read(function() return self.stack:metadata() end)
-  if not meta and self.operation == "delete" and err.kind == "not_found" then
+  local meta, err = self:read(function() return stack_ops.read_metadata(self.stack, READ_ONCE) end)
+  if not meta and err.kind == "not_found" and self.operation == "delete" then
     self:progress{ type = "status", status = "DELETED", previous = self.status }
     return true, self:finish{ status = "DELETED" }
   end
@@ -235,6 +270,8 @@ function Waiter:poll()
   self.status = meta.status
   self.first_update_time = self.first_update_time or meta.update_time
   local final = FINAL[meta.status]
+  -- until it is gone, a deleted stack shows its old final state: only DELETION_FAILED ends the wait
+  if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
   -- at a final state the deployment's last events are read too, so a quick deployment that
   -- ran between two polls still shows what it did
@@ -248,7 +285,6 @@ function Waiter:poll()
   if previous ~= meta.status then
     self:progress{ type = "status", status = meta.status, previous = previous }
   end
-  if final and self.operation == "delete" and OUTCOMES.delete[meta.status] == nil then final = false end
   if final and self:ran(meta, had_events) then return true, self:finish(meta) end
   local now = self.clock()
   if now >= self.deadline then return true, nil, self:timeout_error() end
