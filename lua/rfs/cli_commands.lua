@@ -87,6 +87,13 @@ commands.list = LIST
 
 local function target(name) return "p_" .. name end
 
+-- stack:wait refuses a timeout that is not a finite number > 0: a usage error here
+local function seconds(text)
+  local n = tonumber(text)
+  if n and n > 0 and n < math.huge then return n end
+  return nil, "--timeout must be a number of seconds > 0 (got " .. text .. ")"
+end
+
 local function flag_help(f, cmd)
   local doc = cmd.cli.help and cmd.cli.help[f.param.name] or f.param.doc or ""
   if f.param.type == "boolean" then return (doc:gsub("^true: ", "")) end
@@ -145,7 +152,7 @@ function commands.add(parser, add_globals, skip)
       end
       if cmd.cli.wait then
         c:flag("--wait", "wait until the operation ends, with progress on stderr")
-        c:option("--timeout", "seconds to wait at most"):convert(tonumber)
+        c:option("--timeout", "seconds to wait at most"):convert(seconds)
       end
       add_globals(c)
     end
