@@ -156,6 +156,19 @@ describe("stack:wait", function()
     assert.error_matches(function() stack:wait{ timeot = 5 } end, "unknown option 'timeot'")
     assert.error_matches(function() stack:wait{ operation = "redeploy" } end, "continue_deploy")
   end)
+
+  it("follows a delete until the stack is gone (DELETED), past the state it had before", function()
+    local w, stack = world{ status = "DEPLOYMENT_COMPLETE", delete_seconds = 60 }
+    assert(stack:delete())
+    local seen = {}
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock,
+                                   on_progress = function(p) if p.type == "status" then seen[#seen + 1] = p.status end end })
+    assert.is_true(res.ok)
+    assert.equal("delete", res.operation)
+    assert.equal("DELETED", res.status)
+    assert.equal("DELETED", seen[#seen])
+    assert.is_true(res.elapsed >= 60)
+  end)
 end)
 
 describe("rfs.wait_all", function()

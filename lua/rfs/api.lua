@@ -28,7 +28,10 @@
 --   idempotent  reads (GET/HEAD): retried by the retry policy
 --   retry_refused  not idempotent, but re-sent when RFS refused it (409, 429, 403 RF.10012519 busy)
 --   result    "stack" | "deployment" | "true" | "list" | "location" | "table"
---   cli       { command =, args = { ... } } or nil
+--   cli       { command =, args = { ... } } or nil; also flags = { param = "--documented-name" }
+--             where the derived flag is not the documented one, wait = true (--wait, --timeout),
+--             filter = "status" (--status S, client side), summary = and help = { param = }
+--             for help text where the model's speaks of Lua; see rfs.cli_commands
 
 local api = {}
 
@@ -86,7 +89,7 @@ api.operations = {
     on = "client", lua = "stacks", summary = "Every stack of the project, newest first, as Stack objects",
     params = with({ "project_id", "marker", "limit", "all" }),
     list_key = "stacks", paging = true, idempotent = true, result = "list",
-    cli = { command = "list", args = {} } },
+    cli = { command = "list", args = {}, filter = "status", summary = "Every stack of the project, newest first" } },
 
   { name = "CreateStack", method = "POST", path = "/v1/{project_id}/stacks", status = 201,
     on = "client", lua = "create_stack", summary = "Create a stack; with a template it also deploys it",
@@ -96,14 +99,16 @@ api.operations = {
       "description", "enable_auto_rollback", "enable_deletion_protection", "agencies" }, TEMPLATE_VARS),
     one_of = { { "template_body", "template_uri" }, { "vars", "vars_structure" } },
     idempotent = false, result = "stack",
-    cli = { command = "create", args = { "STACK" } } },
+    cli = { command = "create", args = { "STACK" }, wait = true,
+            flags = { template_body = "--template", vars_body = "--vars-file", vars = "--var" } } },
 
   { name = "DeployStack", method = "POST", path = "/v1/{project_id}/stacks/{stack_name}/deployments", status = 202,
     on = "stack", lua = "deploy", summary = "Deploy a full template and vars to the stack (a full replacement)",
     params = with({ "project_id", "stack_name_path", "stack_id_body" }, TEMPLATE_VARS),
     required_one_of = { { "template_body", "template_uri" } }, one_of = { { "vars", "vars_structure" } },
     idempotent = false, result = "deployment",
-    cli = { command = "deploy", args = { "STACK" } } },
+    cli = { command = "deploy", args = { "STACK" }, wait = true,
+            flags = { template_body = "--template", vars_body = "--vars-file", vars = "--var" } } },
 
   { name = "UpdateStack", method = "PATCH", path = "/v1/{project_id}/stacks/{stack_name}", status = 204,
     on = "stack", lua = "update", summary = "Change the stack's description, auto-rollback, protection or agencies",
@@ -117,7 +122,8 @@ api.operations = {
     on = "stack", lua = "delete", summary = "Delete the stack and its cloud resources",
     params = with({ "project_id", "stack_name_path", "stack_id_query" }),
     idempotent = false, retry_refused = true, result = "true",
-    cli = { command = "delete", args = { "STACK" } } },
+    cli = { command = "delete", args = { "STACK" }, wait = true,
+            flags = { retain_all_resources = "--retain-resources" } } },
 
   { name = "DeleteStackEnhanced", method = "POST", path = "/v1/{project_id}/stacks/{stack_name}/deletion",
     status = 202, on = "stack", lua = "delete", when = "retain_all_resources",
@@ -126,7 +132,8 @@ api.operations = {
       { name = "retain_all_resources", ["in"] = "body", type = "boolean",
         doc = "true: only the stack record goes, the cloud resources stay" } }),
     idempotent = false, retry_refused = true, result = "true",
-    cli = { command = "delete", args = { "STACK" } } },
+    cli = { command = "delete", args = { "STACK" }, wait = true,
+            flags = { retain_all_resources = "--retain-resources" } } },
 
   { name = "GetStackMetadata", method = "GET", path = "/v1/{project_id}/stacks/{stack_name}/metadata", status = 200,
     on = "stack", lua = "metadata", summary = "Every field of the stack; refreshes stack.id and stack.status",
@@ -144,7 +151,8 @@ api.operations = {
       { name = "download", ["in"] = "local", type = "boolean",
         doc = "also fetch the template text (t.body), with no credentials sent" } }),
     idempotent = true, result = "location",
-    cli = { command = "template", args = { "STACK" } } },
+    cli = { command = "template", args = { "STACK" },
+            help = { download = "print the template text itself (fetched with no credentials sent)" } } },
 
   { name = "ListStackResources", method = "GET", path = "/v1/{project_id}/stacks/{stack_name}/resources",
     status = 200, on = "stack", lua = "resources", summary = "The stack's cloud resources and their status",
@@ -156,7 +164,7 @@ api.operations = {
     on = "stack", lua = "outputs", summary = "The stack's outputs; outs.by_name[name].decoded is the JSON value",
     params = with({ "project_id", "stack_name_path", "stack_id_query", "marker", "limit", "all" }),
     list_key = "outputs", paging = true, idempotent = true, result = "list",
-    cli = { command = "outputs", args = { "STACK" } } },
+    cli = { command = "outputs", args = { "STACK" }, summary = "The stack's outputs (values are JSON text)" } },
 
   { name = "ListStackEvents", method = "GET", path = "/v1/{project_id}/stacks/{stack_name}/events", status = 200,
     on = "stack", lua = "events", summary = "The stack's events, newest first",
@@ -191,7 +199,7 @@ api.operations = {
     params = with({ "project_id", "template_body", "template_uri" }),
     required_one_of = { { "template_body", "template_uri" } },
     list_key = "variables", idempotent = false, result = "list",
-    cli = { command = "variables", args = {} } },
+    cli = { command = "variables", args = {}, flags = { template_body = "--template" } } },
 }
 
 -- Lookups: api.by_name.CreateStack, api.by_method.stack.deploy (for two entries that share a

@@ -1,7 +1,8 @@
 -- rfs.cli: the `rfs` command line. cli.main(argv, io_table) -> exit code.
 --
---   rfs COMMAND STACK [options]   commands: metadata, continue-deploy, continue-rollback,
---                                 events, wait, repl
+--   rfs COMMAND [STACK] [options]   commands: metadata, continue-deploy, continue-rollback,
+--                                   events, wait, repl, and the lifecycle commands built from
+--                                   the operation model by rfs.cli_commands (list, create, ...)
 -- Global options are accepted anywhere on the line. Credentials come only from the
 -- environment (a command line shows in `ps`). Exit codes: 0 ok, 1 the operation ended in
 -- a failure state, 2 usage, 3 API or auth error, 4 timeout.
@@ -10,6 +11,8 @@ local argparse = require "argparse"
 local cjson = require "cjson"
 local rfs = require "rfs"
 local stack_mod = require "rfs.stack"
+local cli_commands = require "rfs.cli_commands"
+local render = require "rfs.render"
 
 local cli = {}
 
@@ -19,6 +22,12 @@ local SECRET_FLAGS = { "--ak", "--sk", "--security-token", "--access-key", "--se
 
 local METADATA_ORDER = { "stack_name", "stack_id", "status", "status_message", "description", "create_time",
                          "update_time", "enable_auto_rollback", "enable_deletion_protection" }
+
+-- Commands written here; every other command comes from the operation model (rfs.cli_commands).
+local HANDWRITTEN = { metadata = true, ["continue-deploy"] = true, ["continue-rollback"] = true, events = true,
+                      wait = true, repl = true }
+
+local EVENT_COLUMNS = { "time", "event_type", "resource_name", "resource_type", "event_message" }
 
 local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "quiet" }
 
@@ -30,7 +39,7 @@ local function add_globals(p, prefix)
   p:option("--region", "region, e.g. cn-north-4 (default: $HUAWEICLOUD_SDK_REGION)"):target(prefix .. "region")
   p:option("--project-id", "project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)"):target(prefix .. "project_id")
   p:option("--stack-id", "the stack's UUID, checked by RFS against the named stack"):target(prefix .. "stack_id")
-  p:option("--output", "output format"):choices({ "text", "json" }):target(prefix .. "output")
+  p:option("--output", "output format"):choices({ "text", "json", "table" }):target(prefix .. "output")
   p:flag("--quiet", "no progress output"):target(prefix .. "quiet")
 end
 
@@ -44,7 +53,7 @@ local function merge_globals(args)
 end
 
 local function build_parser()
-  local parser = argparse("rfs", "Recover Huawei Cloud RFS stacks: continue failed deployments and rollbacks.")
+  local parser = argparse("rfs", "Create, deploy, inspect, recover and delete Huawei Cloud RFS stacks.")
     :epilog("Credentials come from HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and, for temporary ones, "
             .. "HUAWEICLOUD_SDK_SECURITY_TOKEN.\nExit codes: 0 ok, 1 ended in a failure state, 2 usage, "
             .. "3 API or auth error, 4 timeout.")
@@ -78,6 +87,7 @@ local function build_parser()
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)")
   w:option("--operation", "what the deployment was"):choices({ "continue_deploy", "continue_rollback" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
+  cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
   return parser
@@ -109,18 +119,19 @@ end
 local function result_json(res)
   return { ok = res.ok, status = res.status, operation = res.operation, deployment_id = res.deployment_id,
            elapsed = res.elapsed, polls = res.polls, rolled_back = res.rolled_back,
-           status_message = res.status_message, failures = setmetatable(json_value(res.failures or {}), cjson.array_mt) }
+           status_message = res.status_message, failures = render.array(json_value(res.failures or {})) }
 end
 
 -- Running a command ------------------------------------------------------------------------
 
-local Run = {}
+local Run = { EXIT = cli.EXIT }
 Run.__index = Run
 
 function Run:out(s) self.io.stdout:write(s, "\n") end
 function Run:err(s) self.io.stderr:write(s, "\n") end
 
 function Run:json() return self.args.output == "json" end
+function Run:format() return self.args.output or "text" end
 
 function Run:fail(err)
   self:err(tostring(err))
@@ -136,7 +147,13 @@ end
 
 function Run:finish_wait(res, err)
   if not res then return self:fail(err) end
-  if self:json() then self:out(cjson.encode(result_json(res))) else self:out(tostring(res)) end
+  if self:json() then
+    self:out(render.json(result_json(res)))
+  elseif self:format() == "table" then
+    self:out(render.object(result_json(res), { "ok", "status", "operation", "deployment_id" }, "table"))
+  else
+    self:out(tostring(res))
+  end
   return res.ok and cli.EXIT.ok or cli.EXIT.failed
 end
 
@@ -153,6 +170,9 @@ function Run:continue(stack, operation)
   if not self.args.wait then
     if self:json() then
       self:out(cjson.encode({ operation = operation, deployment_id = dep.deployment_id, recovered = dep.recovered }))
+    elseif self:format() == "table" then
+      self:out(render.object({ operation = operation, deployment_id = dep.deployment_id, recovered = dep.recovered },
+                             { "operation", "deployment_id" }, "table"))
     else
       self:out(tostring(dep))
     end
@@ -175,7 +195,11 @@ function Run:events(stack)
   local list, err = stack:events{ deployment_id = self.args.deployment_id, filter = self.args.filter }
   if not list then return self:fail(err) end
   if self:json() then
-    self:out(cjson.encode(setmetatable(json_value(list), cjson.array_mt)))
+    self:out(render.json_list(list))
+  elseif self:format() == "table" then
+    local oldest_first = {}
+    for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
+    self:out(render.list(oldest_first, EVENT_COLUMNS, "table"))
   else
     for i = #list, 1, -1 do self:out(stack_mod.event_line(list[i])) end
   end
@@ -237,6 +261,9 @@ function cli.main(argv, streams)
   end
   local run = setmetatable({ args = args, io = io_ }, Run)
   if args.command == "repl" then return require("rfs.repl").run(client, io_) end
+  if cli_commands.handles(args.command) and not HANDWRITTEN[args.command] then
+    return cli_commands.run(run, client, args)
+  end
   local sok, stack = pcall(client.stack, client, args.stack, { stack_id = args.stack_id })
   if not sok then
     io_.stderr:write((tostring(stack):gsub("^[^:]+:%d+: ", "")), "\n")

@@ -273,8 +273,10 @@ function Waiter:poll()
   -- until it is gone, a deleted stack shows its old final state: only DELETION_FAILED ends the wait
   if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
+  -- at a final state the deployment's last events are read too, so a quick deployment that
+  -- ran between two polls still shows what it did
   local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
-    or (final and not self:ran(meta, had_events)))
+    or final)
   if due_events and (self.on_progress or final) then
     local _, eerr = self:follow_events()
     if eerr and eerr.kind ~= "not_found" then return true, nil, eerr end

@@ -1,0 +1,360 @@
+-- rfs.cli_commands: the command line's lifecycle commands, built from the operation model
+-- (rfs.api). Every entry with a `cli` field becomes a command (entries that share a command,
+-- such as DeleteStack and DeleteStackEnhanced, share it); its parameters become flags:
+--
+--   enable_auto_rollback  -> --auto-rollback            (the "enable_" goes, "_" becomes "-")
+--   template_body         -> --template FILE            (a *_body parameter is read from a file)
+--   boolean on a PATCH    -> --x and --no-x              (an update changes only what is named)
+--   cli.flags             the documented name where the derived one is not: { vars_body = "--vars-file" }
+--   cli.wait              adds --wait and --timeout (follow the operation, progress on stderr)
+--   cli.filter            a list field to filter on, client side: --status S
+--   cli.summary, cli.help the command's help line and { param = flag help }, where the model's
+--                         text speaks of Lua
+--
+-- Parameters the object supplies (project_id, stack_name, stack_id), paging (marker, limit,
+-- all) and structured arrays without a flag mapping have no flag. Messages name flags.
+
+local api = require "rfs.api"
+local render = require "rfs.render"
+
+local commands = {}
+
+local PAGING = { marker = true, limit = true, all = true }
+
+local STACK_STATUSES = { "CREATION_COMPLETE", "DEPLOYMENT_IN_PROGRESS", "DEPLOYMENT_FAILED", "DEPLOYMENT_COMPLETE",
+                         "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "ROLLBACK_COMPLETE", "DELETION_IN_PROGRESS",
+                         "DELETION_FAILED" }
+
+-- Columns of each list, by the model's list_key: text and table output show these.
+local COLUMNS = {
+  stacks = { "stack_name", "status", "stack_id", "update_time", "description" },
+  stack_resources = { "logical_resource_name", "logical_resource_type", "index_key", "resource_status",
+                      "physical_resource_id" },
+  outputs = { "name", "type", "value", "sensitive", "description" },
+  variables = { "name", "type", "default", "sensitive", "nullable", "description" },
+}
+
+-- Keys shown first for a single object.
+local OBJECT_KEYS = { "stack_name", "stack_id", "operation", "deployment_id", "status", "location" }
+
+-- The commands, in model order: { name =, entries = {...}, cli = merged cli table, flags = {...} }
+local function derive_flag(entry, param)
+  local mapped = entry.cli.flags and entry.cli.flags[param.name]
+  if mapped then return mapped end
+  if param.type == "array" or param.type == "object" then return nil end
+  return "--" .. param.name:gsub("^enable_", ""):gsub("_", "-")
+end
+
+local function is_file(param) return param.name:match("_body$") ~= nil end
+
+local function flag_params(entry)
+  local out = {}
+  for _, p in ipairs(entry.params) do
+    if p.from ~= "object" and p["in"] ~= "path" and not PAGING[p.name] then
+      local flag = derive_flag(entry, p)
+      if flag then out[#out + 1] = { param = p, flag = flag, negatable = p.type == "boolean" and entry.method == "PATCH" } end
+    end
+  end
+  return out
+end
+
+local function build_list()
+  local list, by_command = {}, {}
+  for _, entry in ipairs(api.operations) do
+    local c = entry.cli and entry.cli.command
+    if c then
+      local cmd = by_command[c]
+      if not cmd then
+        cmd = { name = c, entries = {}, flags = {}, by_param = {}, args = entry.cli.args or {}, cli = {} }
+        by_command[c] = cmd
+        list[#list + 1] = cmd
+      end
+      cmd.entries[#cmd.entries + 1] = entry
+      for k, v in pairs(entry.cli) do if cmd.cli[k] == nil then cmd.cli[k] = v end end
+      for _, f in ipairs(flag_params(entry)) do
+        if not cmd.by_param[f.param.name] then
+          cmd.by_param[f.param.name] = f
+          cmd.flags[#cmd.flags + 1] = f
+        end
+      end
+    end
+  end
+  return list, by_command
+end
+
+local LIST, BY_COMMAND = build_list()
+commands.list = LIST
+
+local function target(name) return "p_" .. name end
+
+-- stack:wait refuses a timeout that is not a finite number > 0: a usage error here
+local function seconds(text)
+  local n = tonumber(text)
+  if n and n > 0 and n < math.huge then return n end
+  return nil, "--timeout must be a number of seconds > 0 (got " .. text .. ")"
+end
+
+local function flag_help(f, cmd)
+  local doc = cmd.cli.help and cmd.cli.help[f.param.name] or f.param.doc or ""
+  if f.param.type == "boolean" then return (doc:gsub("^true: ", "")) end
+  if is_file(f.param) then return "read from FILE: " .. doc end
+  if f.param.type == "object" then return "KEY=VALUE; repeat the flag for more (values are sent as text)" end
+  if f.param.max_len then return ("%s (at most %d characters)"):format(doc, f.param.max_len) end
+  return doc
+end
+
+local function one_of_groups(cmd)
+  local groups = {}
+  for _, entry in ipairs(cmd.entries) do
+    for _, g in ipairs(entry.one_of or {}) do groups[#groups + 1] = { names = g } end
+    for _, g in ipairs(entry.required_one_of or {}) do groups[#groups + 1] = { names = g, required = true } end
+  end
+  return groups
+end
+
+--- Adds the model's commands to an argparse parser; `skip` names commands already there,
+--  `add_globals(command)` adds the global options to each.
+function commands.add(parser, add_globals, skip)
+  for _, cmd in ipairs(LIST) do
+    if not (skip and skip[cmd.name]) then
+      local c = parser:command(cmd.name, cmd.cli.summary or cmd.entries[1].summary)
+      for _, a in ipairs(cmd.args) do
+        if a == "STACK" then c:argument("stack", "stack name") else c:argument(a:lower(), a) end
+      end
+      local options = {}
+      for _, f in ipairs(cmd.flags) do
+        local p = f.param
+        local o
+        if p.type == "boolean" then
+          o = c:flag(f.flag, flag_help(f, cmd)):target(target(p.name))
+          if f.negatable then
+            local no = c:flag("--no-" .. f.flag:sub(3), "turn " .. f.flag:sub(3):gsub("-", " ") .. " off"):target(target("no_" .. p.name))
+            c:mutex(o, no)
+          end
+        elseif p.type == "object" then
+          o = c:option(f.flag, flag_help(f, cmd)):argname("KEY=VALUE"):count("*"):target(target(p.name))
+        else
+          o = c:option(f.flag, flag_help(f, cmd)):target(target(p.name))
+          if is_file(p) then o:argname("FILE") elseif p.name:match("_uri$") then o:argname("URL") end
+          if p.type == "integer" or p.type == "number" then o:convert(tonumber) end
+        end
+        options[p.name] = o
+      end
+      for _, g in ipairs(one_of_groups(cmd)) do
+        local elements = {}
+        for _, name in ipairs(g.names) do elements[#elements + 1] = options[name] end
+        -- argparse reads the elements with ipairs: a group is two or three flags
+        if #elements > 1 then c:mutex(elements[1], elements[2], elements[3]) end
+      end
+      if cmd.cli.filter == "status" then
+        c:option("--status", "only stacks in this status: " .. table.concat(STACK_STATUSES, ", "))
+          :argname("STATUS"):choices(STACK_STATUSES):target("filter_status")
+      end
+      if cmd.cli.wait then
+        c:flag("--wait", "wait until the operation ends, with progress on stderr")
+        c:option("--timeout", "seconds to wait at most"):convert(seconds)
+      end
+      add_globals(c)
+    end
+  end
+end
+
+--- True when the command is one of the model's (and not handled elsewhere).
+function commands.handles(name) return BY_COMMAND[name] ~= nil end
+
+-- Arguments -> the Lua options ------------------------------------------------------------
+
+local function usage(run, cmd, msg)
+  run:err("rfs " .. cmd.name .. ": " .. msg)
+  return nil
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("*a")
+  f:close()
+  if not s then return nil, path .. ": could not be read" end
+  return s
+end
+
+local function flag_text(f)
+  if is_file(f.param) then return f.flag .. " FILE" end
+  if f.param.type == "object" then return f.flag .. " KEY=VALUE" end
+  if f.param.name:match("_uri$") then return f.flag .. " URL" end
+  return f.flag
+end
+
+-- The options table for the Lua method; nil after printing a usage message.
+local function collect(run, cmd, args)
+  local opts, n = {}, 0
+  for _, f in ipairs(cmd.flags) do
+    local p, v = f.param, args[target(f.param.name)]
+    if p.type == "boolean" then
+      if v then v = true elseif args[target("no_" .. p.name)] then v = false else v = nil end
+    elseif p.type == "object" then
+      if #v == 0 then v = nil else
+        local t = {}
+        for _, kv in ipairs(v) do
+          local k, val = kv:match("^([^=]+)=(.*)$")
+          if not k then return usage(run, cmd, f.flag .. " takes KEY=VALUE, got " .. render.cell(kv)) end
+          t[k] = val
+        end
+        v = t
+      end
+    elseif v ~= nil and is_file(p) then
+      local text, err = read_file(v)
+      if not text then return usage(run, cmd, f.flag .. ": cannot read " .. render.cell(err)) end
+      v = text
+    end
+    if v ~= nil then
+      if p.max_len and type(v) == "string" and #v > p.max_len then
+        return usage(run, cmd, ("%s: %d characters, at most %d"):format(f.flag, #v, p.max_len))
+      end
+      if p.min and type(v) == "number" and (v < p.min or v > (p.max or math.huge)) then
+        return usage(run, cmd, ("%s must be %d..%d"):format(f.flag, p.min, p.max))
+      end
+      opts[p.name] = v
+      n = n + 1
+    end
+  end
+  if n == 0 and cmd.entries[1].method == "PATCH" then
+    local names = {}
+    for _, f in ipairs(cmd.flags) do
+      names[#names + 1] = f.negatable and f.flag .. "|--no-" .. f.flag:sub(3) or flag_text(f)
+    end
+    return usage(run, cmd, "nothing to change; give " .. table.concat(names, ", "))
+  end
+  for _, g in ipairs(one_of_groups(cmd)) do
+    if g.required then
+      local given, names = false, {}
+      for _, name in ipairs(g.names) do
+        local f = cmd.by_param[name]
+        if f then names[#names + 1] = flag_text(f) end
+        if opts[name] ~= nil then given = true end
+      end
+      if not given then return usage(run, cmd, "needs " .. table.concat(names, " or ")) end
+    end
+  end
+  return opts, n
+end
+
+-- A Lua misuse message names Lua parameters; the user typed flags.
+local function flags_in(cmd, msg)
+  msg = tostring(msg):gsub("^[^:]+:%d+: ", ""):gsub("^rfs: ", "")
+  for _, f in ipairs(cmd.flags) do
+    msg = msg:gsub("'" .. f.param.name .. "'", "'" .. f.flag .. "'")
+  end
+  return msg
+end
+
+-- Results --------------------------------------------------------------------------------
+
+-- A Stack object (ListStacks) as the row RFS would show: stack_name, stack_id, status, ...
+local STACK_FIELDS = { stack_name = "name", stack_id = "id", status = "status", description = "description",
+                       create_time = "create_time", update_time = "update_time", status_message = "status_message" }
+
+local function stack_row(s)
+  local row = {}
+  for key, field in pairs(STACK_FIELDS) do
+    local ok, v = pcall(function() return s[field] end)
+    if ok and type(v) ~= "function" then row[key] = v end
+  end
+  return row
+end
+
+local function print_list(run, entry, list, args)
+  local rows = {}
+  for _, item in ipairs(list) do
+    local row = entry.list_key == "stacks" and stack_row(item) or item
+    if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
+  end
+  local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
+  if text then run:out(text) end
+  return run.EXIT.ok
+end
+
+local function print_object(run, obj)
+  run:out(render.object(obj, OBJECT_KEYS, run:format()))
+  return run.EXIT.ok
+end
+
+-- The line a person reads when an operation was accepted; JSON gets the object.
+local function accepted(run, cmd, obj, waiting)
+  if run:format() == "json" then
+    if not waiting then return print_object(run, obj) end
+    return run.EXIT.ok
+  end
+  local what = ("%s %s accepted"):format(cmd.name, render.cell(obj.stack_name))
+  if obj.deployment_id then what = what .. ": deployment_id " .. render.cell(obj.deployment_id) end
+  if waiting then
+    if not run.args.quiet then run:err(what) end
+  elseif run:format() == "table" then
+    return print_object(run, obj)
+  else
+    run:out(what)
+  end
+  return run.EXIT.ok
+end
+
+local function follow(run, stack)
+  return run:finish_wait(stack:wait{ timeout = run.args.timeout, on_progress = run:progress() })
+end
+
+-- Running --------------------------------------------------------------------------------
+
+--- Runs a model command. run: the CLI's run (args, out, err, fail, format, progress,
+--  finish_wait, EXIT); client: the client. Returns the exit code.
+function commands.run(run, client, args)
+  local cmd = BY_COMMAND[args.command]
+  local opts, n = collect(run, cmd, args)
+  if not opts then return run.EXIT.usage end
+  local entry = cmd.entries[1]
+  local stack
+  local ok, a, b = pcall(function()
+    if entry.on == "client" then
+      if args.stack then return client[entry.lua](client, args.stack, n > 0 and opts or nil) end
+      return client[entry.lua](client, n > 0 and opts or nil)
+    end
+    stack = client:stack(args.stack, { stack_id = args.stack_id })
+    return stack[entry.lua](stack, n > 0 and opts or nil)
+  end)
+  if not ok then
+    run:err("rfs " .. cmd.name .. ": " .. flags_in(cmd, a))
+    return run.EXIT.usage
+  end
+  local value, err = a, b
+  if value == nil then return run:fail(err) end
+
+  local result = entry.result
+  if result == "list" then return print_list(run, entry, value, args) end
+  if result == "location" then
+    if args[target("download")] and run:format() == "text" then
+      run.io.stdout:write(value.body or "")
+      return run.EXIT.ok
+    end
+    return print_object(run, { stack_name = args.stack, location = value.location, body = value.body })
+  end
+  if result == "stack" then
+    stack = value
+    local obj = { stack_name = stack.name, stack_id = stack.id, deployment_id = stack.deployment_id,
+                  operation = "create" }
+    accepted(run, cmd, obj, args.wait and obj.deployment_id)
+    if args.wait and obj.deployment_id then return follow(run, stack) end
+    return run.EXIT.ok
+  end
+  if result == "deployment" then
+    accepted(run, cmd, { stack_name = args.stack, operation = cmd.name, deployment_id = value.deployment_id },
+             args.wait)
+    if args.wait then return follow(run, stack) end
+    return run.EXIT.ok
+  end
+  if result == "true" then
+    accepted(run, cmd, { stack_name = args.stack, operation = cmd.name, accepted = true }, args.wait)
+    if args.wait then return follow(run, stack) end
+    return run.EXIT.ok
+  end
+  return print_object(run, value)
+end
+
+return commands
