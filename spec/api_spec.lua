@@ -99,6 +99,36 @@ describe("rfs.api", function()
     assert.equal(api.by_name.CreateStack, api.by_method.client.create_stack)
   end)
 
+  it("has the seven execution plan operations, on stacks and plans, with the ids as guards", function()
+    local want = { CreateExecutionPlan = "stack:create_plan", ListExecutionPlans = "stack:plans",
+                   GetExecutionPlanMetadata = "plan:metadata", GetExecutionPlan = "plan:items",
+                   EstimateExecutionPlanPrice = "plan:prices", ApplyExecutionPlan = "plan:apply",
+                   DeleteExecutionPlan = "plan:delete" }
+    for name, call in pairs(want) do
+      local op = api.by_name[name]
+      assert.is_table(op, name)
+      assert.same({}, differences(op, sdk[name]))
+      assert.equal(call, op.on .. ":" .. op.lua, name)
+      assert.equal(op, api.by_method[op.on][op.lua], name)
+      assert.equal(op.method == "GET", op.idempotent, name)
+      local guards = {}
+      for _, p in ipairs(op.params) do
+        if p.format == "uuid" then guards[#guards + 1] = p.name .. "@" .. p["in"] end
+      end
+      table.sort(guards)
+      local where = (op.method == "POST") and "body" or "query"
+      if op.on == "plan" then
+        assert.same({ "execution_plan_id@" .. where, "stack_id@" .. where }, guards, name)
+      else
+        assert.same({ "stack_id@" .. where }, guards, name)
+      end
+      assert.is_truthy(op.cli.command:match("^plan %l+$"), name)
+    end
+    assert.equal(202, api.by_name.CreateExecutionPlan.status)
+    assert.equal(202, api.by_name.ApplyExecutionPlan.status)
+    assert.equal(204, api.by_name.DeleteExecutionPlan.status)
+  end)
+
   it("is data only, so the CLI and help can walk it", function()
     local function walk(v, where)
       assert.is_not.equal("function", type(v), where)

@@ -283,7 +283,11 @@ describe("rfs --help", function()
     for _, op in ipairs(api.operations) do
       if op.cli then
         seen = seen + 1
-        assert.matches("\n   " .. op.cli.command:gsub("%-", "%%-") .. " ", out)
+        -- "plan create" is the subcommand create of the group command plan
+        local group, sub = op.cli.command:match("^(%S+) (%S+)$")
+        local word = group or op.cli.command
+        assert.matches("\n   " .. word:gsub("%-", "%%-") .. " ", out)
+        if group then assert.matches("\n   " .. sub .. " ", help(group)) end
       end
     end
     assert.is_true(seen >= 13)

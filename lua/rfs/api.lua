@@ -7,7 +7,7 @@
 -- the official SDK writes it, success status, the object its Lua method lives on, the Lua
 -- method name, a one-line summary and its parameters. Nothing else needs to change for
 -- `rfs.help` and the CLI to know it; a Lua method appears once its object kind is wired
--- in rfs.operations (today: client and stack).
+-- in rfs.operations (today: client, stack and plan).
 --
 -- Data only: no functions, so anything can walk it.
 --
@@ -28,6 +28,7 @@
 --   idempotent  reads (GET/HEAD): retried by the retry policy
 --   retry_refused  not idempotent, but re-sent when RFS refused it (409, 429, 403 RF.10012519 busy)
 --   result    "stack" | "deployment" | "true" | "list" | "location" | "table"
+--             | "plan" (an ExecutionPlan) | "items" (a plan diff) | "prices"
 --   cli       { command =, args = { ... } } or nil; also flags = { param = "--documented-name" }
 --             where the derived flag is not the documented one, wait = true (--wait, --timeout),
 --             filter = "status" (--status S, client side), summary = and help = { param = }
@@ -72,6 +73,16 @@ local P = {
   agencies = { name = "agencies", ["in"] = "body", type = "array", max_items = 100,
                doc = "{ { provider_name =, agency_name = | agency_urn = } ...}" },
 }
+
+-- Execution plans: the name in the path (or the create body), the id as a guard.
+P.plan_name_path = { name = "execution_plan_name", ["in"] = "path", type = "string", required = true,
+                     from = "object", pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the plan's name" }
+P.plan_name_body = { name = "execution_plan_name", ["in"] = "body", type = "string", required = true,
+                     from = "object", pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the new plan's name" }
+P.plan_id_query = { name = "execution_plan_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
+                    doc = "guard: the request fails (400) when the named plan has another id" }
+P.plan_id_body = { name = "execution_plan_id", ["in"] = "body", type = "string", format = "uuid", from = "object",
+                   doc = "guard: the request fails (400) when the named plan has another id" }
 
 local TEMPLATE_VARS = { "template_body", "template_uri", "vars_body", "vars_uri", "vars_structure", "vars" }
 
@@ -191,6 +202,61 @@ api.operations = {
     params = with({ "project_id", "stack_name_path", "stack_id_body" }),
     idempotent = false, result = "deployment",
     cli = { command = "continue-rollback", args = { "STACK" } } },
+
+  -- execution plans ---------------------------------------------------------------------
+  { name = "CreateExecutionPlan", method = "POST", path = "/v1/{project_id}/stacks/{stack_name}/execution-plans",
+    status = 202, on = "stack", lua = "create_plan",
+    summary = "Plan a change: what a template would add, change and delete (an ExecutionPlan)",
+    params = with({ "project_id", "stack_name_path", "stack_id_body", P.plan_name_body, "description" }, TEMPLATE_VARS),
+    required_one_of = { { "template_body", "template_uri" } }, one_of = { { "vars", "vars_structure" } },
+    idempotent = false, result = "plan",
+    cli = { command = "plan create", args = { "STACK", "PLAN" }, wait = true,
+            flags = { template_body = "--template", vars_body = "--vars-file", vars = "--var" },
+            summary = "Plan a change from a template: what it would add, change and delete" } },
+
+  { name = "ListExecutionPlans", method = "GET", path = "/v1/{project_id}/stacks/{stack_name}/execution-plans",
+    status = 200, on = "stack", lua = "plans", summary = "The stack's execution plans, newest first, as ExecutionPlan objects",
+    params = with({ "project_id", "stack_name_path", "stack_id_query", "marker", "limit", "all" }),
+    list_key = "execution_plans", paging = true, idempotent = true, result = "list",
+    cli = { command = "plan list", args = { "STACK" }, summary = "The stack's execution plans, newest first" } },
+
+  { name = "GetExecutionPlanMetadata", method = "GET",
+    path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}/metadata", status = 200,
+    on = "plan", lua = "metadata", summary = "The plan's status, status_message, summary counts and apply_time",
+    params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_query", P.plan_id_query }),
+    idempotent = true, result = "table",
+    cli = { command = "plan metadata", args = { "STACK", "PLAN" } } },
+
+  { name = "GetExecutionPlan", method = "GET",
+    path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}", status = 200,
+    on = "plan", lua = "items", summary = "The plan's items; tostring(items) reads like a plan diff",
+    params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_query", P.plan_id_query }),
+    list_key = "execution_plan_items", idempotent = true, result = "items",
+    cli = { command = "plan show", args = { "STACK", "PLAN" },
+            summary = "What the plan would add, change and delete, as a diff (--output json: the items)" } },
+
+  { name = "EstimateExecutionPlanPrice", method = "GET",
+    path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}/prices", status = 200,
+    on = "plan", lua = "prices", summary = "What the resources the plan adds would cost: { currency, items }",
+    params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_query", P.plan_id_query }),
+    list_key = "items", idempotent = true, result = "prices",
+    cli = { command = "plan prices", args = { "STACK", "PLAN" },
+            summary = "What the resources the plan adds would cost, per resource" } },
+
+  { name = "ApplyExecutionPlan", method = "POST",
+    path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}", status = 202,
+    on = "plan", lua = "apply", summary = "Deploy what the plan shows; stack:wait{} follows the deployment",
+    params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_body", P.plan_id_body }),
+    idempotent = false, result = "deployment",
+    cli = { command = "plan apply", args = { "STACK", "PLAN" }, wait = true,
+            summary = "Deploy what the plan shows (--wait follows the deployment)" } },
+
+  { name = "DeleteExecutionPlan", method = "DELETE",
+    path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}", status = 204,
+    on = "plan", lua = "delete", summary = "Delete the plan (not while it is being created or applied)",
+    params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_query", P.plan_id_query }),
+    idempotent = false, retry_refused = true, result = "true",
+    cli = { command = "plan delete", args = { "STACK", "PLAN" } } },
 
   -- templates (analysis) ----------------------------------------------------------------
   { name = "ParseTemplateVariables", method = "POST", path = "/v1/{project_id}/template-analyses/variables",

@@ -13,6 +13,10 @@
 --
 -- Parameters the object supplies (project_id, stack_name, stack_id), paging (marker, limit,
 -- all) and structured arrays without a flag mapping have no flag. Messages name flags.
+--
+-- A command of two words ("plan create") is a subcommand of a group command ("plan"); its
+-- arguments after STACK name the object the entry is on (PLAN: stack:plan(PLAN)), or, for
+-- an entry on the stack, the name of what it creates (stack:create_plan(PLAN, opts)).
 
 local api = require "rfs.api"
 local render = require "rfs.render"
@@ -32,10 +36,20 @@ local COLUMNS = {
                       "physical_resource_id" },
   outputs = { "name", "type", "value", "sensitive", "description" },
   variables = { "name", "type", "default", "sensitive", "nullable", "description" },
+  execution_plans = { "execution_plan_name", "status", "execution_plan_id", "create_time", "apply_time",
+                      "description" },
+  execution_plan_items = { "action", "resource_type", "resource_name", "index", "drifted", "imported" },
 }
 
+-- The group commands and their help lines.
+local GROUPS = { plan = "Execution plans: preview a change as a diff, then apply it" }
+
+-- Objects a positional argument names, by the entry's `on`.
+local OBJECTS = { plan = function(stack, name) return stack:plan(name) end }
+
 -- Keys shown first for a single object.
-local OBJECT_KEYS = { "stack_name", "stack_id", "operation", "deployment_id", "status", "location" }
+local OBJECT_KEYS = { "stack_name", "stack_id", "execution_plan_name", "execution_plan_id", "operation",
+                      "deployment_id", "status", "status_message", "location" }
 
 -- The commands, in model order: { name =, entries = {...}, cli = merged cli table, flags = {...} }
 local function derive_flag(entry, param)
@@ -66,6 +80,7 @@ local function build_list()
       local cmd = by_command[c]
       if not cmd then
         cmd = { name = c, entries = {}, flags = {}, by_param = {}, args = entry.cli.args or {}, cli = {} }
+        cmd.group, cmd.sub = c:match("^(%S+) (%S+)$")
         by_command[c] = cmd
         list[#list + 1] = cmd
       end
@@ -86,6 +101,13 @@ local LIST, BY_COMMAND = build_list()
 commands.list = LIST
 
 local function target(name) return "p_" .. name end
+
+-- Where argparse puts a positional argument: STACK -> args.stack, PLAN -> args.plan_name
+-- (args.plan is taken: argparse marks the group command used there).
+local function arg_target(a)
+  if a == "STACK" then return "stack" end
+  return a:lower() .. "_name"
+end
 
 -- stack:wait refuses a timeout that is not a finite number > 0: a usage error here
 local function seconds(text)
@@ -115,11 +137,20 @@ end
 --- Adds the model's commands to an argparse parser; `skip` names commands already there,
 --  `add_globals(command)` adds the global options to each.
 function commands.add(parser, add_globals, skip)
+  local groups = {}
   for _, cmd in ipairs(LIST) do
     if not (skip and skip[cmd.name]) then
-      local c = parser:command(cmd.name, cmd.cli.summary or cmd.entries[1].summary)
+      local parent, cmd_name = parser, cmd.name
+      if cmd.group then
+        if not groups[cmd.group] then
+          groups[cmd.group] = parser:command(cmd.group, GROUPS[cmd.group]):command_target("subcommand")
+          add_globals(groups[cmd.group])
+        end
+        parent, cmd_name = groups[cmd.group], cmd.sub
+      end
+      local c = parent:command(cmd_name, cmd.cli.summary or cmd.entries[1].summary)
       for _, a in ipairs(cmd.args) do
-        if a == "STACK" then c:argument("stack", "stack name") else c:argument(a:lower(), a) end
+        c:argument(a:lower(), a:lower() .. " name"):target(arg_target(a))
       end
       local options = {}
       for _, f in ipairs(cmd.flags) do
@@ -160,7 +191,7 @@ function commands.add(parser, add_globals, skip)
 end
 
 --- True when the command is one of the model's (and not handled elsewhere).
-function commands.handles(name) return BY_COMMAND[name] ~= nil end
+function commands.handles(name) return BY_COMMAND[name] ~= nil or GROUPS[name] ~= nil end
 
 -- Arguments -> the Lua options ------------------------------------------------------------
 
@@ -263,10 +294,25 @@ local function stack_row(s)
   return row
 end
 
+-- An ExecutionPlan object (ListExecutionPlans) as the row RFS would show.
+local PLAN_FIELDS = { execution_plan_name = "name", execution_plan_id = "id", status = "status",
+                      description = "description", create_time = "create_time", apply_time = "apply_time",
+                      status_message = "status_message" }
+
+local function object_row(s, fields)
+  local row = {}
+  for key, field in pairs(fields) do
+    local ok, v = pcall(function() return s[field] end)
+    if ok and type(v) ~= "function" then row[key] = v end
+  end
+  return row
+end
+
 local function print_list(run, entry, list, args)
   local rows = {}
   for _, item in ipairs(list) do
-    local row = entry.list_key == "stacks" and stack_row(item) or item
+    local row = entry.list_key == "stacks" and stack_row(item)
+      or (entry.list_key == "execution_plans" and object_row(item, PLAN_FIELDS)) or item
     if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
   end
   local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
@@ -285,8 +331,10 @@ local function accepted(run, cmd, obj, waiting)
     if not waiting then return print_object(run, obj) end
     return run.EXIT.ok
   end
-  local what = ("%s %s accepted"):format(cmd.name, render.cell(obj.stack_name))
+  local who = obj.stack_name .. (obj.execution_plan_name and ("/" .. obj.execution_plan_name) or "")
+  local what = ("%s %s accepted"):format(cmd.name, render.cell(who))
   if obj.deployment_id then what = what .. ": deployment_id " .. render.cell(obj.deployment_id) end
+  if obj.execution_plan_id then what = what .. ": execution_plan_id " .. render.cell(obj.execution_plan_id) end
   if waiting then
     if not run.args.quiet then run:err(what) end
   elseif run:format() == "table" then
@@ -306,17 +354,23 @@ end
 --- Runs a model command. run: the CLI's run (args, out, err, fail, format, progress,
 --  finish_wait, EXIT); client: the client. Returns the exit code.
 function commands.run(run, client, args)
-  local cmd = BY_COMMAND[args.command]
+  local cmd = BY_COMMAND[args.subcommand and (args.command .. " " .. args.subcommand) or args.command]
   local opts, n = collect(run, cmd, args)
   if not opts then return run.EXIT.usage end
   local entry = cmd.entries[1]
-  local stack
+  local stack, named
   local ok, a, b = pcall(function()
     if entry.on == "client" then
       if args.stack then return client[entry.lua](client, args.stack, n > 0 and opts or nil) end
       return client[entry.lua](client, n > 0 and opts or nil)
     end
     stack = client:stack(args.stack, { stack_id = args.stack_id })
+    local name = cmd.args[2] and args[arg_target(cmd.args[2])]
+    if name and OBJECTS[entry.on] then
+      named = OBJECTS[entry.on](stack, name)
+      return named[entry.lua](named, n > 0 and opts or nil)
+    end
+    if name then return stack[entry.lua](stack, name, n > 0 and opts or nil) end
     return stack[entry.lua](stack, n > 0 and opts or nil)
   end)
   if not ok then
@@ -343,14 +397,39 @@ function commands.run(run, client, args)
     if args.wait and obj.deployment_id then return follow(run, stack) end
     return run.EXIT.ok
   end
+  if result == "plan" then
+    local o = { stack_name = args.stack, execution_plan_name = value.name, execution_plan_id = value.id,
+                operation = cmd.name }
+    accepted(run, cmd, o, args.wait)
+    if args.wait then
+      return run:finish_wait(value:wait{ timeout = run.args.timeout, on_progress = run:progress() })
+    end
+    return run.EXIT.ok
+  end
+  if result == "items" then
+    if run:format() == "text" then
+      run:out(tostring(value))
+      return run.EXIT.ok
+    end
+    return print_list(run, entry, value, args)
+  end
+  if result == "prices" then
+    if run:format() == "text" then
+      run:out(tostring(value))
+      return run.EXIT.ok
+    end
+    return print_object(run, { currency = value.currency, items = render.array(value.items) })
+  end
+  local plan_name = named and named.name
   if result == "deployment" then
-    accepted(run, cmd, { stack_name = args.stack, operation = cmd.name, deployment_id = value.deployment_id },
-             args.wait)
+    accepted(run, cmd, { stack_name = args.stack, execution_plan_name = plan_name, operation = cmd.name,
+                         deployment_id = value.deployment_id }, args.wait)
     if args.wait then return follow(run, stack) end
     return run.EXIT.ok
   end
   if result == "true" then
-    accepted(run, cmd, { stack_name = args.stack, operation = cmd.name, accepted = true }, args.wait)
+    accepted(run, cmd, { stack_name = args.stack, execution_plan_name = plan_name, operation = cmd.name,
+                         accepted = true }, args.wait)
     if args.wait then return follow(run, stack) end
     return run.EXIT.ok
   end

@@ -17,7 +17,7 @@ local function call_of(op)
   for _, p in ipairs(op.params) do has_opts = has_opts or not p.from end
   local opts = op.when and ("{ " .. op.when .. " = }") or (has_opts and "{...}" or nil)
   local call = SELF[op.on] .. ":" .. op.lua
-  if op.name == "CreateStack" then return call .. "(name, {...})" end
+  if op.name == "CreateStack" or op.name == "CreateExecutionPlan" then return call .. "(name, {...})" end
   return call .. (opts or "()")
 end
 help.call_of = call_of
@@ -97,6 +97,11 @@ stack:wait{ on_progress = rfs.progress.human() }  -> { ok, status, elapsed, poll
                                   (follows the last create, deploy, continue or delete)
 stack.name, stack.id, stack.status, stack.deployment_id, stack.operation
 rfs.help("deploy") says every option of one call]],
+  plan = summary_of("plan") .. [[
+
+plan:wait{ on_progress = rfs.progress.human() }  -> { ok, status, status_message }  (AVAILABLE or CREATION_FAILED)
+print(plan:items())                   the plan as a diff: + add, - delete, ~ update, -/+ replace
+plan.name, plan.id, plan.status, plan.stack; after plan:apply(), plan.stack:wait{} follows the deployment]],
   error = [[
 err.kind     auth forbidden invalid_state not_found conflict throttled server bad_request
              network timeout tls decode
@@ -117,12 +122,14 @@ local function kind_of(obj)
   local ok, name = pcall(function()
     local mt = getmetatable(obj)
     if type(mt) == "string" then
-      return tostring(obj):match("^rfs%.Client") and "client" or (tostring(obj):match("^rfs%.Stack") and "stack")
+      local s = tostring(obj)
+      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.Stack%(") and "stack")
+        or (s:match("^rfs%.ExecutionPlan%(") and "plan")
     end
     return mt and mt.__name
   end)
   name = ok and name or nil
-  if name == "client" or name == "stack" then return name end
+  if name == "client" or name == "stack" or name == "plan" then return name end
   if name == "rfs.error" then return "error" end
   if name == "rfs.Metadata" then return "metadata" end
   if name == "rfs.WaitResult" then return "result" end

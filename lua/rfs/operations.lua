@@ -201,13 +201,20 @@ local function encode_query(query)
 end
 
 -- The value of a parameter that comes from the object (or the positional name).
+-- A plan (the one kind whose obj.stack is set) names itself and its stack.
 local function from_object(p, c, obj, name)
   if p.name == "project_id" then return c.project_id end
+  local owner = obj and obj.stack
+  if owner then
+    if p.name == "execution_plan_name" then return obj.name end
+    if p.name == "execution_plan_id" then return obj.id end
+    obj = owner
+  end
   if p.name == "stack_name" then return name or (obj and obj.name) end
   if p.name == "stack_id" then return obj and obj.id end
 end
 
---- method, url, body table (or nil) for op with opts, on obj (a Stack) or the client c.
+--- method, url, body table (or nil) for op with opts, on obj (a Stack or an ExecutionPlan) or the client c.
 function operations.request(op, c, obj, opts, name)
   local query, body, has_body = {}, {}, false
   local path = op.path
