@@ -20,6 +20,7 @@ local cjson = require "cjson.safe"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
+local plans -- rfs.emulator.plans: the execution plan routes, loaded at the end too
 
 local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -415,7 +416,7 @@ local function decode_body(self, req)
 end
 
 local function handle_api(self, req, t)
-  local routed = lifecycle.route(self, req, t)
+  local routed = lifecycle.route(self, req, t) or plans.route(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
@@ -619,5 +620,8 @@ end
 lifecycle = require "rfs.emulator.stacks"
 lifecycle.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
                advance = advance, metadata_of = metadata_of, key = key, rfc3339 = rfc3339 }
+plans = require "rfs.emulator.plans"
+plans.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
+           rfc3339 = rfc3339 }
 
 return emulator

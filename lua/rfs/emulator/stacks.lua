@@ -476,4 +476,8 @@ function stacks.seeded(self, st, target)
   st.doc, st.template_text, st.pending = target.doc, target.text, nil
 end
 
+-- For the other route files (execution plans): the same lookups, checks and paging.
+stacks.find, stacks.busy, stacks.check_request, stacks.page_of = find, busy, check_request, page_of
+stacks.template_text, stacks.check_name = template_text, check_name
+
 return stacks
