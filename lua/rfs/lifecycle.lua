@@ -43,6 +43,7 @@ local function as_list(list, noun, line, extra)
   if extra then mt.__index = extra end
   return setmetatable(list, mt)
 end
+lifecycle.as_list, lifecycle.Deployment = as_list, Deployment
 
 -- The options a method takes: the entry's caller parameters (for stack:delete, both entries').
 local function run(obj, c, op, fname, opts, name)
@@ -63,6 +64,7 @@ local function check_deployment(value, operation, request_id)
   end
   return true
 end
+lifecycle.check_deployment = check_deployment
 
 -- client:create_stack(name, opts) -----------------------------------------------------------------
 

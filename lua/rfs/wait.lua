@@ -19,19 +19,24 @@ local OUTCOMES = {
   -- a delete ends when metadata answers 404 (reported as DELETED) or in DELETION_FAILED
   delete = { DELETION_FAILED = false },
 }
--- create with a template and deploy run a deployment, like continue_deploy
+-- create with a template, deploy and an execution plan's apply run a deployment, like continue_deploy
 OUTCOMES.create = OUTCOMES.continue_deploy
 OUTCOMES.deploy = OUTCOMES.continue_deploy
+OUTCOMES.apply = OUTCOMES.continue_deploy
+-- plan:wait{}: a plan being created ends AVAILABLE or CREATION_FAILED
+OUTCOMES.create_plan = { AVAILABLE = true, CREATION_FAILED = false }
 wait.OUTCOMES = OUTCOMES
 
 -- The operations whose failed deployment may have been rolled back by auto-rollback.
-local DEPLOYS = { continue_deploy = true, create = true, deploy = true }
+local DEPLOYS = { continue_deploy = true, create = true, deploy = true, apply = true }
 
 local FINAL = {
   CREATION_COMPLETE = true, DEPLOYMENT_FAILED = true, DEPLOYMENT_COMPLETE = true, ROLLBACK_FAILED = true,
   ROLLBACK_COMPLETE = true, DELETION_FAILED = true,
 }
 wait.FINAL = FINAL
+-- An execution plan's final states (APPLY_IN_PROGRESS -> APPLIED is the stack's deployment).
+local PLAN_FINAL = { AVAILABLE = true, CREATION_FAILED = true, APPLIED = true }
 
 local OPTIONS = {
   deployment_id = "string", operation = "string", timeout = "number", interval = "number",
@@ -97,7 +102,7 @@ local function check_options(opts, fname)
   stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
   if opts.operation and not OUTCOMES[opts.operation] then
     error("rfs: " .. fname .. ": operation must be one of 'continue_deploy', 'continue_rollback', "
-          .. "'create', 'deploy' or 'delete'", LEVEL)
+          .. "'create', 'deploy', 'apply', 'delete' or 'create_plan'", LEVEL)
   end
   local check = retry.check_number
   if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
@@ -126,15 +131,27 @@ local function event_key(e)
                         tostring(e.event_message) }, "\0")
 end
 
+-- What a wait reads each poll: a stack's metadata, or for plan:wait{} the plan's.
+local function reader_of(obj)
+  if obj.stack then
+    local plans = require "rfs.plans"
+    return function() return plans.read_metadata(obj, nil, "plan:wait") end, "plan"
+  end
+  return function(call_opts) return stack_ops.read_metadata(obj, call_opts) end, "stack"
+end
+
 function wait.new(stack, opts, shared)
-  opts = check_options(opts, "stack:wait")
+  local read_status, kind = reader_of(stack)
+  opts = check_options(opts, kind .. ":wait")
   local clock = opts.clock or (shared and shared.clock) or retry.default_clock()
   local sleep = opts.sleep or (shared and shared.sleep) or function(s) return retry.default_sleep()(s) end
   local timeout = opts.timeout or (6 * 3600 + 600)
   local self = setmetatable({
     stack = stack,
-    operation = opts.operation or stack.operation or "continue_deploy",
-    deployment_id = opts.deployment_id or stack.deployment_id,
+    operation = opts.operation or (kind == "plan" and "create_plan") or stack.operation or "continue_deploy",
+    deployment_id = kind == "stack" and (opts.deployment_id or stack.deployment_id) or nil,
+    read_status = read_status, kind = kind, final = kind == "plan" and PLAN_FINAL or FINAL,
+    label = kind == "plan" and (stack.stack.name .. " plan " .. stack.name) or stack.name,
     on_progress = opts.on_progress,
     clock = clock, sleep = sleep,
     -- one of the two given alone moves the other's default out of its way
@@ -159,7 +176,7 @@ end
 
 function Waiter:progress(p)
   if self.on_progress then
-    p.stack = self.stack.name
+    p.stack = self.label
     p.elapsed = self.clock() - self.start
     p.deployment_id = self.deployment_id
     self.on_progress(p)
@@ -216,7 +233,8 @@ end
 -- Events count as evidence only when they were read before this metadata: a queued
 -- deployment can start between a metadata read and the events read that follows it.
 function Waiter:ran(meta, had_events)
-  if self.saw_in_progress then return true end
+  -- a plan starts CREATION_IN_PROGRESS: any final state it shows is its own
+  if self.saw_in_progress or self.kind == "plan" then return true end
   if self.first_update_time and meta.update_time ~= self.first_update_time then return true end
   if self.deployment_id then
     return had_events
@@ -230,7 +248,7 @@ function Waiter:finish(meta)
   local ok = outcomes[meta.status] == true or (self.operation == "delete" and meta.status == "DELETED")
   local res = setmetatable({
     ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
-    elapsed = self.clock() - self.start, polls = self.polls, stack = self.stack.name,
+    elapsed = self.clock() - self.start, polls = self.polls, stack = self.label,
     status_message = meta.status_message,
     rolled_back = DEPLOYS[self.operation] == true and meta.status == "ROLLBACK_COMPLETE",
     failures = {},
@@ -247,11 +265,12 @@ end
 function Waiter:timeout_error()
   local status = self.status or "unknown"
   local resume = self.deployment_id and ("stack:wait{ deployment_id = \"" .. self.deployment_id .. "\" }")
-    or "stack:wait{}"
+    or (self.kind .. ":wait{}")
   return errors.new{
     kind = "timeout", operation = "wait", retryable = false,
-    message = ("stack %s is still %s after %s; the deployment goes on at RFS, resume with %s")
-      :format(self.stack.name, status, duration(self.clock() - self.start), resume),
+    message = ("%s %s is still %s after %s; the %s goes on at RFS, resume with %s")
+      :format(self.kind, self.label, status, duration(self.clock() - self.start),
+              self.kind == "plan" and "plan's creation" or "deployment", resume),
     hint = "raise timeout, or resume the wait later with the deployment_id",
   }
 end
@@ -260,7 +279,7 @@ end
 --  (self.next_at says when).
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
-  local meta, err = self:read(function() return stack_ops.read_metadata(self.stack, READ_ONCE) end)
+  local meta, err = self:read(function() return self.read_status(READ_ONCE) end)
   if not meta and err.kind == "not_found" and self.operation == "delete" then
     self:progress{ type = "status", status = "DELETED", previous = self.status }
     return true, self:finish{ status = "DELETED" }
@@ -269,7 +288,7 @@ function Waiter:poll()
   local previous = self.status
   self.status = meta.status
   self.first_update_time = self.first_update_time or meta.update_time
-  local final = FINAL[meta.status]
+  local final = self.final[meta.status]
   -- until it is gone, a deleted stack shows its old final state: only DELETION_FAILED ends the wait
   if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
