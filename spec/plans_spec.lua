@@ -253,6 +253,19 @@ describe("execution plans", function()
     assert.is_true(sent >= 2) -- the old plan's metadata reads and its delete
   end)
 
+  it("rfs.help(plan) lists what a plan can do, and rfs.help names every plan operation", function()
+    local rfs = require "rfs"
+    local text = require("rfs.help").text(stack:plan("p"))
+    for _, call in ipairs({ "plan:metadata()", "plan:items()", "plan:prices()", "plan:apply()", "plan:delete()",
+                            "plan:wait{" }) do
+      assert.matches(call, text, 1, true)
+    end
+    local all = require("rfs.help").text(nil)
+    assert.matches("stack:create_plan(name, {...})", all, 1, true)
+    assert.matches("stack:plans{...}", all, 1, true)
+    assert.is_function(rfs.help)
+  end)
+
   it("raises on misuse, naming the argument", function()
     local before = #w:requests()
     assert.error_matches(function() stack:plan("1bad") end, "invalid plan name '1bad'")
