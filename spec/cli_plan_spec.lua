@@ -120,6 +120,10 @@ describe("the rfs plan commands", function()
     meta = cjson.decode(meta)
     assert.equal("AVAILABLE", meta.status)
     assert.equal(2, meta.summary.resource_add)
+    assert.equal("plan-vpc", meta.vars_structure[1].var_value)
+    local _, meta_text = rfs("plan metadata plan-web add-web")
+    assert.matches("\nstatus%s+AVAILABLE\n", meta_text)
+    assert.not_matches("plan-vpc", meta_text, 1, true) -- variable values stay out of text output
   end)
 
   it("prices a plan, applies it with --wait, and refuses to apply it twice", function()

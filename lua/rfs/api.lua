@@ -32,7 +32,8 @@
 --   cli       { command =, args = { ... } } or nil; also flags = { param = "--documented-name" }
 --             where the derived flag is not the documented one, wait = true (--wait, --timeout),
 --             filter = "status" (--status S, client side), summary = and help = { param = }
---             for help text where the model's speaks of Lua; see rfs.cli_commands
+--             for help text where the model's speaks of Lua; hide = { keys } left out of text
+--             output (variable values; --output json keeps them); see rfs.cli_commands
 
 local api = {}
 
@@ -225,7 +226,8 @@ api.operations = {
     on = "plan", lua = "metadata", summary = "The plan's status, status_message, summary counts and apply_time",
     params = with({ "project_id", "stack_name_path", P.plan_name_path, "stack_id_query", P.plan_id_query }),
     idempotent = true, result = "table",
-    cli = { command = "plan metadata", args = { "STACK", "PLAN" } } },
+    cli = { command = "plan metadata", args = { "STACK", "PLAN" },
+            hide = { "vars_structure", "vars_body", "vars_uri_content" } } },
 
   { name = "GetExecutionPlan", method = "GET",
     path = "/v1/{project_id}/stacks/{stack_name}/execution-plans/{execution_plan_name}", status = 200,

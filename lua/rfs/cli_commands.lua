@@ -10,6 +10,7 @@
 --   cli.filter            a list field to filter on, client side: --status S
 --   cli.summary, cli.help the command's help line and { param = flag help }, where the model's
 --                         text speaks of Lua
+--   cli.hide              keys of the answer text output leaves out (variable values)
 --
 -- Parameters the object supplies (project_id, stack_name, stack_id), paging (marker, limit,
 -- all) and structured arrays without a flag mapping have no flag. Messages name flags.
@@ -432,6 +433,12 @@ function commands.run(run, client, args)
                          accepted = true }, args.wait)
     if args.wait then return follow(run, stack) end
     return run.EXIT.ok
+  end
+  if cmd.cli.hide and run:format() ~= "json" then
+    local shown = {}
+    for k, v in pairs(value) do shown[k] = v end
+    for _, k in ipairs(cmd.cli.hide) do shown[k] = nil end
+    value = shown
   end
   return print_object(run, value)
 end

@@ -28,7 +28,7 @@ local NOT_READY = { CREATION_IN_PROGRESS = true, CREATION_FAILED = true }
 -- 403 codes that say the plan's or the stack's state refuses the call, with what to do.
 local STATE_REFUSALS = {
   ["RF.10012542"] = "wait until the stack's deployment ends (stack:wait{}), then apply",
-  ["RF.10012543"] = "read plan:metadata(): only an AVAILABLE plan can be applied",
+  ["RF.10012543"] = "read the plan's status (plan:metadata()); to change the stack again, create a new plan",
   ["RF.10012545"] = "the stack changed after this plan was made: create a new plan",
   ["RF.10012549"] = "wait until the plan is created or applied (plan:wait{} / stack:wait{}), then delete it",
 }
