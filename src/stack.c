@@ -212,7 +212,9 @@ static char *field_slot(rfs_stack *s, const char *key, size_t *max)
     } else if (strcmp(key, "status") == 0) {
         *max = STATUS_MAX_LEN;
         return s->status;
-    } else if (strcmp(key, "deployment_id") == 0) {
+    } else if (strcmp(key, "deployment_id") == 0 ||
+               (s->kind == KIND_STACK_SET && strcmp(key, "operation_id") == 0)) {
+        /* a stack set's last operation is a stack_set_operation_id: ss.operation_id */
         *max = DEPLOYMENT_ID_MAX_LEN;
         return s->deployment_id;
     } else if (strcmp(key, "operation") == 0) {
@@ -301,12 +303,13 @@ static int stack_tostring(lua_State *L)
 {
     rfs_stack *s = check_stack(L, 1);
     const rfs_kind *k = &KINDS[s->kind];
+    const char *last = s->kind == KIND_STACK_SET ? ", operation_id=" : ", deployment_id=";
     if (s->status[0])
         lua_pushfstring(L, "%s(%s%s%s, status=%s%s%s)", k->mt, s->name, s->id[0] ? ", id=" : "", s->id,
-                        s->status, s->deployment_id[0] ? ", deployment_id=" : "", s->deployment_id);
+                        s->status, s->deployment_id[0] ? last : "", s->deployment_id);
     else
         lua_pushfstring(L, "%s(%s%s%s, status=unknown (call %s:metadata())%s%s)", k->mt, s->name,
-                        s->id[0] ? ", id=" : "", s->id, k->self, s->deployment_id[0] ? ", deployment_id=" : "",
+                        s->id[0] ? ", id=" : "", s->id, k->self, s->deployment_id[0] ? last : "",
                         s->deployment_id);
     return 1;
 }
