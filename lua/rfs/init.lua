@@ -10,6 +10,7 @@ local core = require "rfs.core"
 local client = require "rfs.client"
 require "rfs.stack" -- installs the Stack methods
 require "rfs.lifecycle" -- create_stack, stacks, deploy, update, delete, resources, outputs, template
+require "rfs.stack_sets" -- create_stack_set, stack_sets, stack_set and the StackSet methods
 
 local rfs = {
   version = core.version,

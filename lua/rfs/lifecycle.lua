@@ -43,6 +43,7 @@ local function as_list(list, noun, line, extra)
   if extra then mt.__index = extra end
   return setmetatable(list, mt)
 end
+lifecycle.as_list = as_list
 
 -- The options a method takes: the entry's caller parameters (for stack:delete, both entries').
 local function run(obj, c, op, fname, opts, name)
