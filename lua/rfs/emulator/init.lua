@@ -20,6 +20,7 @@ local cjson = require "cjson.safe"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
+local stack_sets -- rfs.emulator.stack_sets: the stack set routes, loaded at the end too
 
 local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -415,7 +416,7 @@ local function decode_body(self, req)
 end
 
 local function handle_api(self, req, t)
-  local routed = lifecycle.route(self, req, t)
+  local routed = stack_sets.route(self, req, t) or lifecycle.route(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
@@ -525,7 +526,7 @@ local function handle_control(self, req, t)
   if req.peer and not (req.peer:match("^127%.") or req.peer == "::1") then
     return error_response(self, 403, "AOS.00.0403", "control endpoints answer loopback peers only")
   end
-  local routed = lifecycle.control(self, req)
+  local routed = lifecycle.control(self, req) or stack_sets.control(self, req)
   if routed then return routed end
   local action = req.path:match("^/_emulator/(%w+)$")
   if req.method == "GET" and action == "health" then return json_response(self, 200, { ok = true }) end
@@ -536,6 +537,7 @@ local function handle_control(self, req, t)
   end
   if req.method == "POST" and action == "reset" then
     self.stacks, self.faults, self.log, self.downloads = {}, {}, {}, {}
+    stack_sets.reset(self)
     return json_response(self, 200, { ok = true })
   end
   if req.method == "POST" and (action == "stacks" or action == "faults") then
@@ -604,7 +606,7 @@ function emulator.new(opts)
     verify = opts.verify or default_verifier,
     sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock, random = opts.random or math.random,
     stack_quota = opts.stack_quota, deploy_seconds = opts.deploy_seconds, rollback_seconds = opts.rollback_seconds,
-    delete_seconds = opts.delete_seconds,
+    delete_seconds = opts.delete_seconds, instance_seconds = opts.instance_seconds,
   }
   if not self.sign or not self.uuid then
     local core = require "rfs.core"
@@ -619,5 +621,7 @@ end
 lifecycle = require "rfs.emulator.stacks"
 lifecycle.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
                advance = advance, metadata_of = metadata_of, key = key, rfc3339 = rfc3339 }
+stack_sets = require "rfs.emulator.stack_sets"
+stack_sets.use{ json_response = json_response, error_response = error_response }
 
 return emulator
