@@ -261,7 +261,8 @@ function cli.main(argv, streams)
   end
   local run = setmetatable({ args = args, io = io_ }, Run)
   if args.command == "repl" then return require("rfs.repl").run(client, io_) end
-  if cli_commands.handles(args.command) and not HANDWRITTEN[args.command] then
+  local command = cli_commands.full_name(args)
+  if cli_commands.handles(command) and not HANDWRITTEN[command] then
     return cli_commands.run(run, client, args)
   end
   local sok, stack = pcall(client.stack, client, args.stack, { stack_id = args.stack_id })

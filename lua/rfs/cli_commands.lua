@@ -11,13 +11,19 @@
 --   cli.summary, cli.help the command's help line and { param = flag help }, where the model's
 --                         text speaks of Lua
 --
--- Parameters the object supplies (project_id, stack_name, stack_id), paging (marker, limit,
--- all) and structured arrays without a flag mapping have no flag. Messages name flags.
+--   cli.targets           adds the stack set target flags: --regions a,b --accounts x,y and the
+--                         operation preferences (--failure-tolerance N, --max-concurrent N, ...)
+--
+-- A command of several words ("stack-set instances create") is a subcommand of its first
+-- words. Parameters the object supplies (project_id, stack_name, stack_id), paging (marker,
+-- limit, all) and structured arrays without a flag mapping have no flag. Messages name flags.
 
 local api = require "rfs.api"
 local render = require "rfs.render"
 
 local commands = {}
+
+local unpack_args = table.unpack or rawget(_G, "unpack") -- luacheck: ignore 143
 
 local PAGING = { marker = true, limit = true, all = true }
 
@@ -32,10 +38,33 @@ local COLUMNS = {
                       "physical_resource_id" },
   outputs = { "name", "type", "value", "sensitive", "description" },
   variables = { "name", "type", "default", "sensitive", "nullable", "description" },
+  stack_sets = { "stack_set_name", "status", "permission_model", "stack_set_id", "stack_set_description" },
+  stack_instances = { "region", "stack_domain_id", "status", "latest_stack_set_operation_id", "status_message" },
+  stack_set_operations = { "operation_id", "action", "status", "create_time", "status_message" },
+}
+
+-- The flags of cli.targets: option name -> { where, key, how } (how: list, number, flag value).
+local TARGET_FLAGS = {
+  { "--regions", "deployment_targets", "regions", "list", "regions, comma-separated (required)" },
+  { "--accounts", "deployment_targets", "domain_ids", "list", "account (domain) ids, comma-separated (required)" },
+  { "--region-order", "operation_preferences", "region_order", "list", "the order regions run in, comma-separated" },
+  { "--parallel-regions", "operation_preferences", "region_concurrency_type", "PARALLEL",
+    "run every region at once (default: one region after the other)" },
+  { "--failure-tolerance", "operation_preferences", "failure_tolerance_count", "number",
+    "failed instances a region may have before the operation stops (default 0)" },
+  { "--failure-tolerance-percent", "operation_preferences", "failure_tolerance_percentage", "number",
+    "the same, as a percentage of the region's instances" },
+  { "--max-concurrent", "operation_preferences", "max_concurrent_count", "number",
+    "instances deployed at once per region (default 1; at most the tolerance + 1)" },
+  { "--max-concurrent-percent", "operation_preferences", "max_concurrent_percentage", "number",
+    "the same, as a percentage of the region's instances" },
+  { "--soft-tolerance", "operation_preferences", "failure_tolerance_mode", "SOFT_FAILURE_TOLERANCE",
+    "keep the concurrency up as failures accumulate (default: lower it)" },
 }
 
 -- Keys shown first for a single object.
-local OBJECT_KEYS = { "stack_name", "stack_id", "operation", "deployment_id", "status", "location" }
+local OBJECT_KEYS = { "stack_name", "stack_id", "stack_set_name", "stack_set_id", "operation", "deployment_id",
+                      "stack_set_operation_id", "status", "location" }
 
 -- The commands, in model order: { name =, entries = {...}, cli = merged cli table, flags = {...} }
 local function derive_flag(entry, param)
@@ -114,12 +143,52 @@ end
 
 --- Adds the model's commands to an argparse parser; `skip` names commands already there,
 --  `add_globals(command)` adds the global options to each.
+local GROUPS = {
+  ["stack-set"] = "stack sets: one template as stack instances across accounts and regions",
+  ["stack-set instances"] = "a stack set's instances (one per region and account)",
+  ["stack-set operations"] = "a stack set's operations",
+}
+
+-- The parser of a command's first words ("stack-set instances"), made once.
+local function group_parser(parser, groups, words)
+  local p, path = parser, nil
+  for i = 1, #words - 1 do
+    path = path and (path .. " " .. words[i]) or words[i]
+    if not groups[path] then
+      groups[path] = p:command(words[i], GROUPS[path] or path):command_target("sub" .. i)
+    end
+    p = groups[path]
+  end
+  return p
+end
+
 function commands.add(parser, add_globals, skip)
+  local groups = {}
   for _, cmd in ipairs(LIST) do
     if not (skip and skip[cmd.name]) then
-      local c = parser:command(cmd.name, cmd.cli.summary or cmd.entries[1].summary)
+      local words = {}
+      for w in cmd.name:gmatch("%S+") do words[#words + 1] = w end
+      local c = group_parser(parser, groups, words):command(words[#words], cmd.cli.summary or cmd.entries[1].summary)
       for _, a in ipairs(cmd.args) do
-        if a == "STACK" then c:argument("stack", "stack name") else c:argument(a:lower(), a) end
+        if a == "STACK" then c:argument("stack", "stack name")
+        elseif a == "STACK_SET" then c:argument("stack_set", "stack set name")
+        else c:argument(a:lower(), a):target("arg_" .. a:lower()) end
+      end
+      if cmd.cli.targets then
+        for _, t in ipairs(TARGET_FLAGS) do
+          local flag, how = t[1], t[4]
+          if how == "list" or how == "number" then
+            local o = c:option(flag, t[5]):target("t_" .. t[3])
+            if how == "number" then o:convert(tonumber) end
+          else
+            c:flag(flag, t[5]):target("t_" .. t[3])
+          end
+        end
+        if cmd.by_param.var_overrides == nil and cmd.entries[1].lua:match("instances$")
+           and cmd.entries[1].lua ~= "delete_instances" then
+          c:option("--vars-override", "read from FILE: tfvars for these instances (only the set's variables)")
+            :argname("FILE"):target("t_vars_override")
+        end
       end
       local options = {}
       for _, f in ipairs(cmd.flags) do
@@ -161,6 +230,18 @@ end
 
 --- True when the command is one of the model's (and not handled elsewhere).
 function commands.handles(name) return BY_COMMAND[name] ~= nil end
+
+--- The whole name of the command parsed ("stack-set instances create"), from argparse's
+--  targets: command, then sub1, sub2 for the words of a subcommand.
+function commands.full_name(args)
+  local name = args.command
+  local i = 1
+  while name and args["sub" .. i] do
+    name = name .. " " .. args["sub" .. i]
+    i = i + 1
+  end
+  return name
+end
 
 -- Arguments -> the Lua options ------------------------------------------------------------
 
@@ -218,6 +299,33 @@ local function collect(run, cmd, args)
       n = n + 1
     end
   end
+  if cmd.cli.targets then
+    local ok, msg = pcall(function()
+      for _, t in ipairs(TARGET_FLAGS) do
+        local v = args["t_" .. t[3]]
+        if v ~= nil and v ~= false then
+          if t[4] == "list" then
+            local list = {}
+            for x in v:gmatch("[^,%s]+") do list[#list + 1] = x end
+            v = list
+          elseif t[4] ~= "number" then
+            v = t[4]
+          end
+          opts[t[2]] = opts[t[2]] or {}
+          opts[t[2]][t[3]] = v
+        end
+      end
+    end)
+    if not ok then return usage(run, cmd, msg) end
+    local dt = opts.deployment_targets or {}
+    if not dt.regions or not dt.domain_ids then return usage(run, cmd, "needs --regions R1,R2 and --accounts A1,A2") end
+    if args.t_vars_override then
+      local text, err = read_file(args.t_vars_override)
+      if not text then return usage(run, cmd, "--vars-override: cannot read " .. render.cell(err)) end
+      opts.var_overrides = { vars_body = text }
+    end
+    n = n + 1
+  end
   if n == 0 and cmd.entries[1].method == "PATCH" then
     local names = {}
     for _, f in ipairs(cmd.flags) do
@@ -245,6 +353,12 @@ local function flags_in(cmd, msg)
   for _, f in ipairs(cmd.flags) do
     msg = msg:gsub("'" .. f.param.name .. "'", "'" .. f.flag .. "'")
   end
+  if cmd.cli.targets then
+    for _, t in ipairs(TARGET_FLAGS) do
+      msg = msg:gsub("'" .. t[2] .. "%." .. t[3] .. "'", "'" .. t[1] .. "'")
+    end
+    msg = msg:gsub("'deployment_targets%.domain_ids'", "'--accounts'")
+  end
   return msg
 end
 
@@ -263,10 +377,24 @@ local function stack_row(s)
   return row
 end
 
+local SET_FIELDS = { stack_set_name = "name", stack_set_id = "id", status = "status",
+                     stack_set_description = "stack_set_description", permission_model = "permission_model",
+                     create_time = "create_time", update_time = "update_time" }
+
+local function object_row(s, fields)
+  local row = {}
+  for key, field in pairs(fields) do
+    local ok, v = pcall(function() return s[field] end)
+    if ok and type(v) ~= "function" then row[key] = v end
+  end
+  return row
+end
+
 local function print_list(run, entry, list, args)
   local rows = {}
   for _, item in ipairs(list) do
-    local row = entry.list_key == "stacks" and stack_row(item) or item
+    local row = entry.list_key == "stacks" and stack_row(item)
+      or entry.list_key == "stack_sets" and object_row(item, SET_FIELDS) or item
     if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
   end
   local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
@@ -301,22 +429,52 @@ local function follow(run, stack)
   return run:finish_wait(stack:wait{ timeout = run.args.timeout, on_progress = run:progress() })
 end
 
+-- ss:wait's result: text (one line per region), or JSON.
+local function follow_set(run, ss)
+  local res, err = ss:wait{ timeout = run.args.timeout, on_progress = run:progress() }
+  if not res then return run:fail(err) end
+  if run:format() == "text" then
+    run:out(tostring(res))
+  else
+    local regions = {}
+    for i, r in ipairs(res.regions) do
+      regions[i] = { region = r.region, total = r.total, counts = r.counts, failures = render.array(r.failures) }
+    end
+    local doc = { ok = res.ok, status = res.status, status_message = res.status_message, action = res.action,
+                  operation_id = res.operation_id, stack_set = res.stack_set, elapsed = res.elapsed, polls = res.polls,
+                  regions = render.array(regions), failures = render.array(res.failures) }
+    run:out(run:format() == "json" and render.json(doc)
+            or render.object(doc, { "ok", "status", "action", "operation_id" }, "table"))
+  end
+  return res.ok and run.EXIT.ok or run.EXIT.failed
+end
+
 -- Running --------------------------------------------------------------------------------
 
 --- Runs a model command. run: the CLI's run (args, out, err, fail, format, progress,
 --  finish_wait, EXIT); client: the client. Returns the exit code.
 function commands.run(run, client, args)
-  local cmd = BY_COMMAND[args.command]
+  local cmd = BY_COMMAND[commands.full_name(args)]
   local opts, n = collect(run, cmd, args)
   if not opts then return run.EXIT.usage end
   local entry = cmd.entries[1]
   local stack
   local ok, a, b = pcall(function()
     if entry.on == "client" then
-      if args.stack then return client[entry.lua](client, args.stack, n > 0 and opts or nil) end
+      local name = args.stack or args.stack_set
+      if name then return client[entry.lua](client, name, n > 0 and opts or nil) end
       return client[entry.lua](client, n > 0 and opts or nil)
     end
-    stack = client:stack(args.stack, { stack_id = args.stack_id })
+    if entry.on == "stack_set" then
+      stack = client:stack_set(args.stack_set)
+      if entry.args then
+        local positional = {}
+        for i, a in ipairs(entry.args) do positional[i] = args["arg_" .. a] end
+        return stack[entry.lua](stack, unpack_args(positional))
+      end
+    else
+      stack = client:stack(args.stack, { stack_id = args.stack_id })
+    end
     return stack[entry.lua](stack, n > 0 and opts or nil)
   end)
   if not ok then
@@ -328,12 +486,29 @@ function commands.run(run, client, args)
 
   local result = entry.result
   if result == "list" then return print_list(run, entry, value, args) end
+  if result == "stack_set" then
+    return print_object(run, { stack_set_name = value.name, stack_set_id = value.id, status = value.status })
+  end
+  if result == "operation" then
+    local what = { stack_set_name = args.stack_set, operation = entry.lua,
+                   stack_set_operation_id = value.stack_set_operation_id }
+    if run:format() == "json" then
+      if not args.wait then return print_object(run, what) end
+    elseif args.wait then
+      if not run.args.quiet then run:err(tostring(value)) end
+    else
+      run:out(run:format() == "table" and render.object(what, OBJECT_KEYS, "table") or tostring(value))
+    end
+    if args.wait then return follow_set(run, stack) end
+    return run.EXIT.ok
+  end
   if result == "location" then
     if args[target("download")] and run:format() == "text" then
       run.io.stdout:write(value.body or "")
       return run.EXIT.ok
     end
-    return print_object(run, { stack_name = args.stack, location = value.location, body = value.body })
+    return print_object(run, { stack_name = args.stack, stack_set_name = args.stack_set, location = value.location,
+                               body = value.body })
   end
   if result == "stack" then
     stack = value

@@ -31,10 +31,34 @@ local function strip_position(msg)
 end
 
 -- Checks, builds and sends op; returns checked opts, then value, err, request_id.
-local function run(obj, c, op, fname, opts, name, args)
-  opts = operations.check(op, fname, opts, 3)
+local function run(obj, c, op, fname, opts, name, args, level)
+  opts = operations.check(op, fname, opts, level or 3)
   local method, url, body = operations.request(op, c, obj, opts, name, args)
   return opts, operations.send(c, op, method, url, body)
+end
+
+-- A 403 is "no permission" or "the set's state forbids it" (an operation is active, or a
+-- delete while instances remain): tell them apart by reading the set, as stack continues do.
+local function refine_forbidden(self, err, action)
+  if not err or err.status ~= 403 then return err end
+  local meta = self:metadata()
+  if not meta then return err end
+  local why
+  if meta.status ~= "IDLE" then
+    why = ("%s needs an IDLE stack set (or managed_operation.enable_parallel_operation); stack set %s is %s")
+      :format(action, self.name, meta.status)
+  elseif action == "delete" then
+    local list = self:instances{ limit = 1, all = false }
+    if list and #list > 0 then
+      why = ("delete needs a stack set with no instances; stack set %s still has some: delete_instances first")
+        :format(self.name)
+    end
+  end
+  if why then
+    err.kind, err.retryable, err.stack_set_status, err.message = "invalid_state", false, meta.status, why
+    err.hint = "read ss:metadata() and ss:operations{}, wait for the active operation (ss:wait), then retry"
+  end
+  return err
 end
 
 -- Answers ------------------------------------------------------------------------------------
@@ -146,14 +170,14 @@ end
 --- UpdateStackSet (204) -> true. RFS refuses it (403) while an operation runs.
 function StackSet:update(opts)
   local _, value, err = run(self, self.client, OP.UpdateStackSet, "ss:update", opts)
-  if not value then return nil, err end
+  if not value then return nil, refine_forbidden(self, err, "update") end
   return true
 end
 
 --- DeleteStackSet (204) -> true; only an IDLE set with no instances can go.
 function StackSet:delete(opts)
   local _, value, err = run(self, self.client, OP.DeleteStackSet, "ss:delete", opts)
-  if not value then return nil, err end
+  if not value then return nil, refine_forbidden(self, err, "delete") end
   return true
 end
 
@@ -185,8 +209,8 @@ end
 -- Operations on instances ---------------------------------------------------------------------
 
 local function started(self, op, fname, opts, action)
-  local _, value, err, request_id = run(self, self.client, op, fname, opts)
-  if not value then return nil, err end
+  local _, value, err, request_id = run(self, self.client, op, fname, opts, nil, nil, 4)
+  if not value then return nil, refine_forbidden(self, err, action) end
   local id = value.stack_set_operation_id
   if not is_uuid(id) then
     return nil, operations.bad_field(action, "stack_set_operation_id", "36-character UUID", request_id)
