@@ -109,6 +109,10 @@ local function regions_of(instances)
     end
   end
   table.sort(list, function(a, b) return a.region < b.region end)
+  for _, reg in ipairs(list) do
+    table.sort(reg.order)
+    table.sort(reg.failures, function(a, b) return tostring(a.domain_id) < tostring(b.domain_id) end)
+  end
   return list
 end
 
