@@ -37,6 +37,8 @@ build = {
     ["rfs.api"] = "lua/rfs/api.lua",
     ["rfs.operations"] = "lua/rfs/operations.lua",
     ["rfs.lifecycle"] = "lua/rfs/lifecycle.lua",
+    ["rfs.stack_sets"] = "lua/rfs/stack_sets.lua",
+    ["rfs.stack_set_wait"] = "lua/rfs/stack_set_wait.lua",
     ["rfs.errors"] = "lua/rfs/errors.lua",
     ["rfs.credentials"] = "lua/rfs/credentials.lua",
     ["rfs.regions"] = "lua/rfs/regions.lua",
@@ -59,6 +61,7 @@ build = {
     ["rfs.emulator.template"] = "lua/rfs/emulator/template.lua",
     ["rfs.emulator.template_syntax"] = "lua/rfs/emulator/template_syntax.lua",
     ["rfs.emulator.template_json"] = "lua/rfs/emulator/template_json.lua",
+    ["rfs.emulator.stack_sets"] = "lua/rfs/emulator/stack_sets.lua",
   },
   install = {
     bin = { ["rfs"] = "bin/rfs", ["rfs-emulator"] = "bin/rfs-emulator" },

@@ -99,6 +99,25 @@ describe("rfs.api", function()
     assert.equal(api.by_name.CreateStack, api.by_method.client.create_stack)
   end)
 
+  it("has the fifteen stack set operations, domain-level (no project_id), on the client or a StackSet", function()
+    local want = { "CreateStackSet", "ListStackSets", "ShowStackSetMetadata", "UpdateStackSet", "DeleteStackSet",
+                   "ShowStackSetTemplate", "DeployStackSet", "CreateStackInstance", "UpdateStackInstances",
+                   "DeleteStackInstance", "DeleteStackInstanceDeprecated", "ListStackInstances", "ShowStackInstance",
+                   "ListStackSetOperations", "ShowStackSetOperationMetadata" }
+    assert.equal(15, #want)
+    for _, name in ipairs(want) do
+      local op = api.by_name[name]
+      assert.is_table(op, name)
+      assert.same({}, differences(op, sdk[name]))
+      assert.is_nil(op.path:find("{project_id}", 1, true), name)
+      assert.is_truthy(op.on == "stack_set" or op.on == "client", name)
+      assert.equal(op.method == "GET", op.idempotent, name)
+      assert.is_string(op.summary, name)
+    end
+    assert.equal(api.by_name.DeleteStackInstance, api.by_method.stack_set.delete_instances)
+    assert.equal(api.by_name.CreateStackSet, api.by_method.client.create_stack_set)
+  end)
+
   it("is data only, so the CLI and help can walk it", function()
     local function walk(v, where)
       assert.is_not.equal("function", type(v), where)

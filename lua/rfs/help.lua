@@ -10,7 +10,8 @@ local help = {}
 
 local SELF = { client = "client", stack = "stack", plan = "plan", template = "template", stack_set = "ss" }
 local RESULTS = { stack = "stack", deployment = "{ deployment_id }", ["true"] = "true", list = "list",
-                  location = "{ location [, body] }", table = "table" }
+                  location = "{ location [, body] }", table = "table", stack_set = "StackSet",
+                  operation = "{ stack_set_operation_id }" }
 
 local function call_of(op)
   local has_opts = false
@@ -18,6 +19,8 @@ local function call_of(op)
   local opts = op.when and ("{ " .. op.when .. " = }") or (has_opts and "{...}" or nil)
   local call = SELF[op.on] .. ":" .. op.lua
   if op.name == "CreateStack" then return call .. "(name, {...})" end
+  -- positional arguments: client:create_stack_set(name, {...}), ss:instance(region, domain_id)
+  if op.args then return call .. "(" .. table.concat(op.args, ", ") .. (op.args[1] == "name" and ", {...}" or "") .. ")" end
   return call .. (opts or "()")
 end
 help.call_of = call_of
