@@ -48,6 +48,7 @@ build = {
     ["rfs.repl"] = "lua/rfs/repl.lua",
     ["rfs.emulator"] = "lua/rfs/emulator/init.lua",
     ["rfs.emulator.http"] = "lua/rfs/emulator/http.lua",
+    ["rfs.emulator.identity"] = "lua/rfs/emulator/identity.lua",
     ["rfs.emulator.server"] = "lua/rfs/emulator/server.lua",
     ["rfs.emulator.ngx"] = "lua/rfs/emulator/ngx.lua",
   },
