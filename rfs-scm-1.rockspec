@@ -44,6 +44,7 @@ build = {
     ["rfs.progress"] = "lua/rfs/progress.lua",
     ["rfs.transport.ngx"] = "lua/rfs/transport/ngx.lua",
     ["rfs.cli"] = "lua/rfs/cli.lua",
+    ["rfs.whoami"] = "lua/rfs/whoami.lua",
     ["rfs.help"] = "lua/rfs/help.lua",
     ["rfs.repl"] = "lua/rfs/repl.lua",
     ["rfs.emulator"] = "lua/rfs/emulator/init.lua",

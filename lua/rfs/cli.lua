@@ -78,6 +78,7 @@ local function build_parser()
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)")
   w:option("--operation", "what the deployment was"):choices({ "continue_deploy", "continue_rollback" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
+  add_globals(parser:command("whoami", "show which credentials source and project are used (no secrets)"), "cmd_")
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
   return parser
@@ -237,6 +238,7 @@ function cli.main(argv, streams)
   end
   local run = setmetatable({ args = args, io = io_ }, Run)
   if args.command == "repl" then return require("rfs.repl").run(client, io_) end
+  if args.command == "whoami" then return require("rfs.whoami").run(client, args, io_) end
   local sok, stack = pcall(client.stack, client, args.stack, { stack_id = args.stack_id })
   if not sok then
     io_.stderr:write((tostring(stack):gsub("^[^:]+:%d+: ", "")), "\n")

@@ -189,7 +189,7 @@ function client.new(opts)
     if not endpoint then error("rfs.new: " .. err, 2) end
   end
   endpoint = check_endpoint(endpoint)
-  if opts.metadata_endpoint then plan.metadata_endpoint = check_endpoint(opts.metadata_endpoint) end
+  plan.metadata_endpoint = check_endpoint(plan.metadata_endpoint)
   if opts.iam_endpoint then check_endpoint(opts.iam_endpoint) end
   if not plan.project_id and not region then
     error("rfs.new: no project: pass project_id, set HUAWEICLOUD_SDK_PROJECT_ID, or pass region "
@@ -235,6 +235,23 @@ function client.new(opts)
   if st.creds then st.creds_io = credentials_io(st, opts, plan, verify_tls) end
   state[c] = st
   return c
+end
+
+--- Fetches the client's keys and looks its project up now, as the first request would.
+--  -> { source, project_id, region, endpoint, temporary, expires_in } | nil, err
+function client.credentials_info(c)
+  local st = state[c]
+  if not st then error("rfs: this client was not made by rfs.new{}", 2) end
+  if c.closed then error("rfs: this client is closed; create a new one with rfs.new{}", 2) end
+  local cr = st.creds
+  if cr then
+    local ok, err = credentials.ensure(c, cr, st.creds_io)
+    if not ok then return nil, err end
+  end
+  local info = { source = c.source, project_id = c.project_id, region = c.region, endpoint = c.endpoint,
+                 temporary = cr ~= nil and cr.refreshable or false }
+  if info.temporary and cr.expires_mono then info.expires_in = math.floor(cr.expires_mono - cr.clock()) end
+  return info
 end
 
 --- The Lua-side state of a client (policy, transport): for rfs.stack and rfs.wait.

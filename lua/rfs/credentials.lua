@@ -76,7 +76,8 @@ function credentials.resolve(opts, getenv)
   local tried = {}
   local plan = {
     region = first(opts.region, env_value(getenv, credentials.ENV.region), env_value(getenv, credentials.HW_ENV.region)),
-    metadata_endpoint = opts.metadata_endpoint or credentials.METADATA_ENDPOINT,
+    metadata_endpoint = opts.metadata_endpoint or env_value(getenv, "RFS_METADATA_ENDPOINT")
+                        or credentials.METADATA_ENDPOINT,
     tried = tried,
   }
   local env_project = first(env_value(getenv, credentials.ENV.project_id), env_value(getenv, credentials.HW_ENV.project_id))
