@@ -88,6 +88,7 @@ local function build_parser()
   w:option("--operation", "what the deployment was"):choices({ "continue_deploy", "continue_rollback" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
   cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
+  add_globals(parser:command("whoami", "show which credentials source and project are used (no secrets)"), "cmd_")
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
   return parser
@@ -261,6 +262,7 @@ function cli.main(argv, streams)
   end
   local run = setmetatable({ args = args, io = io_ }, Run)
   if args.command == "repl" then return require("rfs.repl").run(client, io_) end
+  if args.command == "whoami" then return require("rfs.whoami").run(client, args, io_) end
   if cli_commands.handles(args.command) and not HANDWRITTEN[args.command] then
     return cli_commands.run(run, client, args)
   end

@@ -218,7 +218,9 @@ function operations.request(op, c, obj, opts, name)
       if next(v) ~= nil then body[p.becomes] = operations.vars_structure(v) end
       has_body = true
     elseif p["in"] == "path" then
-      path = path:gsub("{" .. p.name .. "}", function() return core.uri_encode(v) end)
+      -- a project still to be looked up stays a placeholder that client.call fills in
+      local seg = (v == nil and p.name == "project_id") and client.PROJECT_PLACEHOLDER or core.uri_encode(v)
+      path = path:gsub("{" .. p.name .. "}", function() return seg end)
     elseif p["in"] == "query" and v ~= nil then
       query[p.name] = v
     elseif p["in"] == "body" then

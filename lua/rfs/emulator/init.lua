@@ -12,11 +12,13 @@
 --   AOS.01.0409  409 another request for this stack is being processed
 --   AOS.00.0500  500 internal error
 --   APIG.0301    401 authentication failed (bad, stale or missing signature)
+--   APIG.0307    401 the temporary keys (security token) expired
 --   APIG.0308    429 throttled
 --   APIG.0201    413 request body too large
 --   APIG.0203    504 backend timeout
 
 local cjson = require "cjson.safe"
+local identity = require "rfs.emulator.identity"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
@@ -237,7 +239,12 @@ local function default_verifier(self, req)
   if not auth then return "missing Authorization header" end
   local ak, signed = auth:match("^SDK%-HMAC%-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=%x+$")
   if not ak then return "malformed Authorization header" end
-  if ak ~= self.ak then return "unknown access key" end
+  local sk = self.sk
+  if ak ~= self.ak then -- temporary keys from the metadata service or federation
+    local why, code
+    sk, why, code = identity.secret_for(self, req, ak, now(self))
+    if not sk then return why, code end
+  end
   local date = req.headers["x-sdk-date"]
   local when = date and sdk_date_seconds(date)
   if not when then return "missing or malformed X-Sdk-Date" end
@@ -252,7 +259,7 @@ local function default_verifier(self, req)
   if not names.host or not names["x-sdk-date"] then return "host and x-sdk-date must be signed" end
   local url = "http://" .. req.headers.host .. req.path .. (req.query ~= "" and ("?" .. req.query) or "")
   local ok, expected = pcall(self.sign, { method = req.method, url = url, headers = headers, body = req.body,
-                                          ak = self.ak, sk = self.sk })
+                                          ak = ak, sk = sk })
   if not ok then return "cannot verify: " .. tostring(expected) end
   if expected.Authorization ~= auth then return "signature mismatch" end
   return nil
@@ -525,6 +532,7 @@ local function handle_control(self, req, t)
   if req.peer and not (req.peer:match("^127%.") or req.peer == "::1") then
     return error_response(self, 403, "AOS.00.0403", "control endpoints answer loopback peers only")
   end
+  if identity.owns(req.path) then return identity.handle(self, req, t) end
   local routed = lifecycle.control(self, req)
   if routed then return routed end
   local action = req.path:match("^/_emulator/(%w+)$")
@@ -535,7 +543,7 @@ local function handle_control(self, req, t)
     return json_response(self, 200, { requests = list })
   end
   if req.method == "POST" and action == "reset" then
-    self.stacks, self.faults, self.log, self.downloads = {}, {}, {}, {}
+    self.stacks, self.faults, self.log, self.downloads, self.identity = {}, {}, {}, {}, nil
     return json_response(self, 200, { ok = true })
   end
   if req.method == "POST" and (action == "stacks" or action == "faults") then
@@ -564,9 +572,14 @@ function emulator.handle(self, req)
     return resp
   end
   local resp
-  local why = self.verify(self, req)
+  if identity.owns(req.path) then -- the metadata service and IAM, for the credentials chain
+    resp = identity.handle(self, req, t)
+    log_request(self, req, resp.status, t)
+    return resp
+  end
+  local why, code = self.verify(self, req)
   if why then
-    resp = error_response(self, 401, "APIG.0301", "Incorrect IAM authentication information: " .. why)
+    resp = error_response(self, 401, code or "APIG.0301", "Incorrect IAM authentication information: " .. why)
   else
     local ok, r = pcall(handle_api, self, req, t)
     resp = ok and r or error_response(self, 500, "AOS.00.0500", "internal error")
