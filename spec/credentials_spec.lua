@@ -338,6 +338,20 @@ describe("the project looked up at IAM", function()
     assert.equal(1, w:identity().project_lookups)
   end)
 
+  it("fills a looked-up project into the lifecycle operations built from the model", function()
+    local w = inproc.new{ epoch = os.time() }
+    w.emu.ak = "AKLOOKUP0000000009"
+    local c = client_for(w, "AKLOOKUP0000000009", { inproc.PROJECT })
+    local list, err = c:stacks()
+    assert.is_nil(err)
+    assert.equal(0, #list)
+    assert.equal(inproc.PROJECT, c.project_id)
+    assert.equal(1, count(w, "/v1/" .. inproc.PROJECT .. "/stacks", 200))
+    local stack = assert(c:create_stack("made-after-lookup", { description = "no template" }))
+    assert.is_string(stack.id)
+    assert.equal(1, w:identity().project_lookups)
+  end)
+
   it("says so when the region has no project, or several", function()
     local w = inproc.new{ epoch = os.time() }
     w.emu.ak = "AKLOOKUP0000000002"
