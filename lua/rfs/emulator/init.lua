@@ -666,7 +666,7 @@ end
 
 --- The response for a request the front-end could not parse.
 function emulator.reject(self, status, message)
-  local code = status == 413 and "APIG.0201" or "AOS.00.0400"
+  local code = status == 413 and "APIG.0201" or status >= 500 and "AOS.00.0500" or "AOS.00.0400"
   return error_response(self, status, code, message)
 end
 
