@@ -251,6 +251,15 @@ describe("the rfs command line against a hostile or odd server", function()
     assert.equal(1, select(2, err:gsub("\n", "")))
   end)
 
+  it("shows server text at the REPL without obeying it", function()
+    seed{ stack_name = "cli-repl-hostile", status = "DEPLOYMENT_FAILED", status_message = HOSTILE }
+    local code, out = run("printf \"stack('cli-repl-hostile'):metadata()\\nexit\\n\" | "
+                          .. LUA .. " bin/rfs repl --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert.matches("cli%-repl%-hostile DEPLOYMENT_FAILED", out)
+    assert_inert(out, "the REPL")
+  end)
+
   it("never shows a Lua traceback: NaN, infinities and odd types in a response", function()
     local id = "0c6dd0b1-4c3e-4f5e-8a57-7d4a3f0f6a11"
     local odd_meta = '{"stack_id": "' .. id .. '", "stack_name": "cli-odd", "status": "DEPLOYMENT_FAILED",'
