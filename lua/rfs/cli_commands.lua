@@ -298,7 +298,7 @@ local function accepted(run, cmd, obj, waiting)
 end
 
 local function follow(run, stack)
-  return run:finish_wait(stack:wait{ timeout = run.args.timeout, on_progress = run:progress() })
+  return run:follow(stack)
 end
 
 -- Running --------------------------------------------------------------------------------

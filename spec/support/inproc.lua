@@ -55,7 +55,8 @@ function World:client(opts)
 end
 
 local function control(self, path, body)
-  local resp = self.emu:handle{ method = body and "POST" or "GET", path = path, query = "", headers = {},
+  local resp = self.emu:handle{ method = body and "POST" or "GET", path = path, query = "",
+                                headers = { ["content-type"] = "application/json" },
                                 body = body and cjson.encode(body) or "", peer = "127.0.0.1" }
   assert(resp.status < 300, resp.body)
   return cjson.decode(resp.body)
