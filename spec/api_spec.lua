@@ -99,6 +99,36 @@ describe("rfs.api", function()
     assert.equal(api.by_name.CreateStack, api.by_method.client.create_stack)
   end)
 
+  it("has the ten template library operations, with the statuses the reference gives", function()
+    local want = {
+      CreateTemplate = { "client", "create_template", 200 }, ListTemplates = { "client", "templates", 200 },
+      ShowTemplateMetadata = { "template", "metadata", 200 }, UpdateTemplateMetadata = { "template", "update", 204 },
+      DeleteTemplate = { "template", "delete", 204 }, CreateTemplateVersion = { "template", "create_version", 200 },
+      ListTemplateVersions = { "template", "versions", 200 },
+      ShowTemplateVersionMetadata = { "template", "version_metadata", 200 },
+      ShowTemplateVersionContent = { "template", "version_content", 307 },
+      DeleteTemplateVersion = { "template", "delete_version", 204 },
+    }
+    local n = 0
+    for name, w in pairs(want) do
+      local op = api.by_name[name]
+      assert.is_table(op, name)
+      assert.is_table(sdk[name], name)
+      assert.same(w, { op.on, op.lua, op.status }, name)
+      assert.equal(op, api.by_method[op.on][op.lua], name)
+      assert.equal(op.method == "GET", op.idempotent, name)
+      assert.is_string(op.cli and op.cli.command, name)
+      assert.matches("^template%-lib ", op.cli.command, nil, nil, name)
+      n = n + 1
+    end
+    assert.equal(10, n)
+    -- the guard travels where the SDK puts it: in the body of UpdateTemplateMetadata only
+    for _, p in ipairs(api.by_name.UpdateTemplateMetadata.params) do
+      if p.name == "template_id" then assert.equal("body", p["in"]) end
+    end
+    assert.same({ "templates", "versions" }, { api.by_name.ListTemplates.list_key, api.by_name.ListTemplateVersions.list_key })
+  end)
+
   it("is data only, so the CLI and help can walk it", function()
     local function walk(v, where)
       assert.is_not.equal("function", type(v), where)

@@ -279,14 +279,30 @@ describe("rfs --help", function()
   it("lists every command of the operation model, each with --help naming its flags", function()
     local api = require "rfs.api"
     local out = help("")
-    local seen = 0
+    local seen, groups = 0, {}
     for _, op in ipairs(api.operations) do
       if op.cli then
         seen = seen + 1
-        assert.matches("\n   " .. op.cli.command:gsub("%-", "%%-") .. " ", out)
+        -- a two-word command is a subcommand of a group: rfs template-lib create
+        local group, sub = op.cli.command:match("^(%S+) (%S+)$")
+        if group then
+          groups[group] = groups[group] or help(group)
+          assert.matches("\n   " .. group:gsub("%-", "%%-") .. " ", out)
+          assert.matches("\n   " .. sub:gsub("%-", "%%-") .. " ", groups[group])
+        else
+          assert.matches("\n   " .. op.cli.command:gsub("%-", "%%-") .. " ", out)
+        end
       end
     end
     assert.is_true(seen >= 13)
+    local publish = help("template-lib create")
+    for _, flag in ipairs({ "<template>", "--template FILE", "--template-uri URL", "--description",
+                            "--version-description" }) do
+      assert.matches(flag, publish, 1, true)
+    end
+    assert.matches("<template> <version>", help("template-lib version-download"), 1, true)
+    assert.matches("--template-id UUID", help("template-lib version-download"), 1, true)
+    assert.not_matches("template:", publish .. groups["template-lib"], 1, true)
     local create = help("create")
     for _, flag in ipairs({ "--template FILE", "--template-uri URL", "--var KEY=VALUE", "--vars-file FILE",
                             "--description", "--auto-rollback", "--deletion-protection", "--wait", "--timeout" }) do

@@ -13,6 +13,10 @@
 --
 -- Parameters the object supplies (project_id, stack_name, stack_id), paging (marker, limit,
 -- all) and structured arrays without a flag mapping have no flag. Messages name flags.
+--
+-- A command of two words ("template-lib create") is a subcommand of a group command
+-- (`rfs template-lib create NAME ...`); positional arguments are named by cli.args (STACK,
+-- TEMPLATE, VERSION), and a template's commands take --template-id, its guard.
 
 local api = require "rfs.api"
 local render = require "rfs.render"
@@ -32,10 +36,20 @@ local COLUMNS = {
                       "physical_resource_id" },
   outputs = { "name", "type", "value", "sensitive", "description" },
   variables = { "name", "type", "default", "sensitive", "nullable", "description" },
+  templates = { "template_name", "latest_version_id", "template_id", "update_time", "template_description" },
+  versions = { "version_id", "create_time", "version_description" },
 }
 
+-- The group commands: their help line.
+local GROUPS = {
+  ["template-lib"] = "The private template library: publish templates and their numbered versions",
+}
+
+local ARGUMENTS = { STACK = "stack name", TEMPLATE = "template name", VERSION = "version: V1, V2, ..." }
+
 -- Keys shown first for a single object.
-local OBJECT_KEYS = { "stack_name", "stack_id", "operation", "deployment_id", "status", "location" }
+local OBJECT_KEYS = { "stack_name", "stack_id", "operation", "deployment_id", "status", "location", "template_name",
+                      "template_id", "version_id" }
 
 -- The commands, in model order: { name =, entries = {...}, cli = merged cli table, flags = {...} }
 local function derive_flag(entry, param)
@@ -66,6 +80,7 @@ local function build_list()
       local cmd = by_command[c]
       if not cmd then
         cmd = { name = c, entries = {}, flags = {}, by_param = {}, args = entry.cli.args or {}, cli = {} }
+        cmd.group, cmd.sub = c:match("^(%S+) (%S+)$")
         by_command[c] = cmd
         list[#list + 1] = cmd
       end
@@ -115,11 +130,22 @@ end
 --- Adds the model's commands to an argparse parser; `skip` names commands already there,
 --  `add_globals(command)` adds the global options to each.
 function commands.add(parser, add_globals, skip)
+  local groups = {}
   for _, cmd in ipairs(LIST) do
     if not (skip and skip[cmd.name]) then
-      local c = parser:command(cmd.name, cmd.cli.summary or cmd.entries[1].summary)
-      for _, a in ipairs(cmd.args) do
-        if a == "STACK" then c:argument("stack", "stack name") else c:argument(a:lower(), a) end
+      local where = parser
+      if cmd.group then
+        where = groups[cmd.group]
+        if not where then
+          where = parser:command(cmd.group, GROUPS[cmd.group] or cmd.group):command_target("subcommand")
+          groups[cmd.group] = where
+        end
+      end
+      local c = where:command(cmd.sub or cmd.name, cmd.cli.summary or cmd.entries[1].summary)
+      for _, a in ipairs(cmd.args) do c:argument(a:lower(), ARGUMENTS[a] or a) end
+      if cmd.entries[1].on == "template" then
+        c:option("--template-id", "the template's UUID, checked by RFS against the named template"):argname("UUID")
+          :target("template_id")
       end
       local options = {}
       for _, f in ipairs(cmd.flags) do
@@ -160,7 +186,7 @@ function commands.add(parser, add_globals, skip)
 end
 
 --- True when the command is one of the model's (and not handled elsewhere).
-function commands.handles(name) return BY_COMMAND[name] ~= nil end
+function commands.handles(name) return BY_COMMAND[name] ~= nil or GROUPS[name] ~= nil end
 
 -- Arguments -> the Lua options ------------------------------------------------------------
 
@@ -245,6 +271,9 @@ local function flags_in(cmd, msg)
   for _, f in ipairs(cmd.flags) do
     msg = msg:gsub("'" .. f.param.name .. "'", "'" .. f.flag .. "'")
   end
+  for _, a in ipairs(cmd.args) do -- a positional argument, as the usage line names it
+    msg = msg:gsub("^template:[%w_]+: " .. a:lower() .. "_id ", a .. " ")
+  end
   return msg
 end
 
@@ -263,10 +292,22 @@ local function stack_row(s)
   return row
 end
 
+-- A Template object (ListTemplates) as RFS's row: template_name, template_id, ...
+local TEMPLATE_FIELDS = { template_name = "name", template_id = "id", template_description = "description",
+                          create_time = "create_time", update_time = "update_time",
+                          latest_version_id = "latest_version_id", latest_version_description = "latest_version_description" }
+
+local function template_row(t)
+  local row = {}
+  for key, field in pairs(TEMPLATE_FIELDS) do row[key] = t[field] end
+  return row
+end
+
 local function print_list(run, entry, list, args)
   local rows = {}
   for _, item in ipairs(list) do
-    local row = entry.list_key == "stacks" and stack_row(item) or item
+    local row = (entry.list_key == "stacks" and stack_row(item)) or (entry.list_key == "templates" and template_row(item))
+      or item
     if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
   end
   local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
@@ -297,6 +338,33 @@ local function accepted(run, cmd, obj, waiting)
   return run.EXIT.ok
 end
 
+-- The answers of the template library's commands (lists are printed by print_list).
+local function template_result(run, cmd, entry, value, args)
+  local name = args.template
+  if entry.result == "template" then
+    return print_object(run, { template_name = value.name, template_id = value.id,
+                               version_id = value.latest_version_id })
+  end
+  if entry.result == "version" then
+    return print_object(run, { template_name = name, version_id = value.version_id })
+  end
+  if entry.result == "content" then
+    if run:format() == "json" then
+      return print_object(run, { template_name = name, version_id = args.version, template_body = value })
+    end
+    run.io.stdout:write(value)
+    return run.EXIT.ok
+  end
+  if entry.result == "true" then
+    if run:format() ~= "text" then
+      return print_object(run, { template_name = name, version_id = args.version, ok = true })
+    end
+    run:out(("%s %s%s: done"):format(cmd.name, render.cell(name), args.version and (" " .. render.cell(args.version)) or ""))
+    return run.EXIT.ok
+  end
+  return print_object(run, value)
+end
+
 local function follow(run, stack)
   return run:follow(stack)
 end
@@ -306,15 +374,21 @@ end
 --- Runs a model command. run: the CLI's run (args, out, err, fail, format, progress,
 --  finish_wait, EXIT); client: the client. Returns the exit code.
 function commands.run(run, client, args)
-  local cmd = BY_COMMAND[args.command]
+  local cmd = BY_COMMAND[args.subcommand and (args.command .. " " .. args.subcommand) or args.command]
   local opts, n = collect(run, cmd, args)
   if not opts then return run.EXIT.usage end
   local entry = cmd.entries[1]
   local stack
   local ok, a, b = pcall(function()
     if entry.on == "client" then
-      if args.stack then return client[entry.lua](client, args.stack, n > 0 and opts or nil) end
+      local name = args.stack or args.template
+      if name then return client[entry.lua](client, name, n > 0 and opts or nil) end
       return client[entry.lua](client, n > 0 and opts or nil)
+    end
+    if entry.on == "template" then
+      local t = client:template(args.template, { template_id = args.template_id })
+      if args.version then return t[entry.lua](t, args.version, n > 0 and opts or nil) end
+      return t[entry.lua](t, n > 0 and opts or nil)
     end
     stack = client:stack(args.stack, { stack_id = args.stack_id })
     return stack[entry.lua](stack, n > 0 and opts or nil)
@@ -328,6 +402,7 @@ function commands.run(run, client, args)
 
   local result = entry.result
   if result == "list" then return print_list(run, entry, value, args) end
+  if entry.on == "template" or result == "template" then return template_result(run, cmd, entry, value, args) end
   if result == "location" then
     if args[target("download")] and run:format() == "text" then
       run.io.stdout:write(value.body or "")

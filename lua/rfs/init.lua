@@ -10,6 +10,7 @@ local core = require "rfs.core"
 local client = require "rfs.client"
 require "rfs.stack" -- installs the Stack methods
 require "rfs.lifecycle" -- create_stack, stacks, deploy, update, delete, resources, outputs, template
+require "rfs.templates" -- create_template, templates, template and the Template methods
 
 local rfs = {
   version = core.version,

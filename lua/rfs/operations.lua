@@ -163,6 +163,22 @@ function operations.check(op, fname, opts, level)
   return opts
 end
 
+--- Checks the positional argument of an entry that takes one (a template's version_id) and
+--  returns it; raises naming it. Entries without one return nil.
+function operations.check_argument(op, fname, value, level)
+  level = (level or 1) + 1
+  for _, p in ipairs(op.params) do
+    if p.from == "argument" then
+      if type(value) ~= "string" or #value < (p.min_len or 1) or #value > (p.max_len or math.huge)
+         or (p.pattern and not value:match(p.pattern)) then
+        local got = type(value) == "string" and errors.display(value) or type(value)
+        misuse(fname, p.name .. " must be " .. p.doc .. " (got " .. got .. ")", level)
+      end
+      return value
+    end
+  end
+end
+
 -- Building the request ---------------------------------------------------------------------
 
 --- vars = { name = value } as RFS's vars_structure: values as strings (tables as JSON),
@@ -200,14 +216,17 @@ local function encode_query(query)
   return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
 end
 
--- The value of a parameter that comes from the object (or the positional name).
+-- The value of a parameter that comes from the object (or the positional argument `name`:
+-- a new object's name, or a template's version_id).
 local function from_object(p, c, obj, name)
   if p.name == "project_id" then return c.project_id end
   if p.name == "stack_name" then return name or (obj and obj.name) end
-  if p.name == "stack_id" then return obj and obj.id end
+  if p.name == "stack_id" or p.name == "template_id" then return obj and obj.id end
+  if p.name == "template_name" then return obj and obj.name or name end
+  if p.from == "argument" then return name end
 end
 
---- method, url, body table (or nil) for op with opts, on obj (a Stack) or the client c.
+--- method, url, body table (or nil) for op with opts, on obj (a Stack, a Template) or the client c.
 function operations.request(op, c, obj, opts, name)
   local query, body, has_body = {}, {}, false
   local path = op.path
@@ -225,7 +244,7 @@ function operations.request(op, c, obj, opts, name)
       query[p.name] = v
     elseif p["in"] == "body" then
       has_body = true
-      body[p.name] = v
+      body[p.wire or p.name] = v
     end
   end
   if not has_body and op.method ~= "GET" and op.method ~= "DELETE" then has_body = true end

@@ -22,6 +22,7 @@ local identity = require "rfs.emulator.identity"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
+local template_lib -- rfs.emulator.template_lib: the private template library's routes, loaded at the end
 
 local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -422,7 +423,7 @@ local function decode_body(self, req)
 end
 
 local function handle_api(self, req, t)
-  local routed = lifecycle.route(self, req, t)
+  local routed = lifecycle.route(self, req, t) or template_lib.route(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
@@ -646,6 +647,7 @@ local function handle_control(self, req, t)
   end
   if req.method == "POST" and action == "reset" then
     self.stacks, self.faults, self.log, self.downloads, self.identity = {}, {}, {}, {}, nil
+    self.templates = {}
     return json_response(self, 200, { ok = true })
   end
   if req.method == "POST" and (action == "stacks" or action == "faults") then
@@ -734,5 +736,8 @@ end
 lifecycle = require "rfs.emulator.stacks"
 lifecycle.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
                advance = advance, metadata_of = metadata_of, key = key, rfc3339 = rfc3339 }
+template_lib = require "rfs.emulator.template_lib"
+template_lib.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
+                  rfc3339 = rfc3339 }
 
 return emulator
