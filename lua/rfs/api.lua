@@ -7,7 +7,7 @@
 -- the official SDK writes it, success status, the object its Lua method lives on, the Lua
 -- method name, a one-line summary and its parameters. Nothing else needs to change for
 -- `rfs.help` and the CLI to know it; a Lua method appears once its object kind is wired
--- in rfs.operations (today: client and stack).
+-- (rfs.lifecycle: client and stack, rfs.templates: template, rfs.stack_sets: stack_set).
 --
 -- Data only: no functions, so anything can walk it.
 --
@@ -16,8 +16,17 @@
 --   path      path template, {project_id} and friends    status  the success status
 --   on        "client" | "stack" | "plan" | "template" | "stack_set"
 --   lua       Lua method name on that object              summary one line, for help
+--   args      the Lua method's positional arguments, in order, when it has any: { "name" } for
+--             client:create_stack(name, {...}), { "version_id" }, { "region", "domain_id" }
 --   params    { name, ["in"] = "path"|"query"|"body", type, required, pattern (a Lua pattern),
---               format = "uuid", max_len, min_len, min, max, max_items, from = "object",
+--               format = "uuid", max_len, min_len, min, max, min_items, max_items,
+--               from = "object" (the object or the client supplies it) or "args" (a positional
+--               argument of the same name, or the arguments listed in `args` joined with '/';
+--               checked by rfs.operations.check_args, `doc` completing "<argument> must be"),
+--               wire = the JSON (body or query) name when it is not the Lua option's name,
+--               enum = { allowed values }, items = the type of an array's items,
+--               grammar = "filter" with keys = { ... } (the list filter grammar),
+--               fields = { member = param } and fields_one_of for an object's members,
 --               becomes = "vars_structure" (a convenience that is converted), doc }
 --             types: "string" | "integer" | "number" | "boolean" | "array" | "object"
 --   one_of    { { a, b } }: at most one of each group; required_one_of: exactly one
@@ -27,11 +36,16 @@
 --   paging    marker paging through page_info.next_marker
 --   idempotent  reads (GET/HEAD): retried by the retry policy
 --   retry_refused  not idempotent, but re-sent when RFS refused it (409, 429, 403 RF.10012519 busy)
---   result    "stack" | "deployment" | "true" | "list" | "location" | "table"
+--   result    "stack" | "deployment" | "true" | "list" | "location" | "table" | "template" (a
+--             Template object) | "version" ({ version_id }) | "content" (text behind a 307) |
+--             "stack_set" (a StackSet object) | "operation" ({ stack_set_operation_id })
 --   cli       { command =, args = { ... } } or nil; also flags = { param = "--documented-name" }
 --             where the derived flag is not the documented one, wait = true (--wait, --timeout),
---             filter = "status" (--status S, client side), summary = and help = { param = }
---             for help text where the model's speaks of Lua; see rfs.cli_commands
+--             filter = "status" (--status S, client side), targets = true (the stack set target
+--             flags), summary = and help = { param = } for help text where the model's speaks
+--             of Lua; see rfs.cli_commands. A command may have several words ("template-lib
+--             create", "stack-set instances create"); cli.args names the object first (STACK,
+--             TEMPLATE, STACK_SET), then the method's positional arguments (VERSION, REGION...)
 
 local api = {}
 
@@ -72,6 +86,28 @@ local P = {
   agencies = { name = "agencies", ["in"] = "body", type = "array", max_items = 100,
                doc = "{ { provider_name =, agency_name = | agency_urn = } ...}" },
 }
+
+-- The template library (ListTemplates ... DeleteTemplateVersion).
+local TL = {
+  template_name_path = { name = "template_name", ["in"] = "path", type = "string", required = true, from = "object",
+                         doc = "the template's name" },
+  template_id_query = { name = "template_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
+                        doc = "guard: the request fails (400) when the named template has another id" },
+  template_id_body = { name = "template_id", ["in"] = "body", type = "string", format = "uuid", from = "object",
+                       doc = "guard: the request fails (400) when the named template has another id" },
+  version_id_path = { name = "version_id", ["in"] = "path", type = "string", required = true, from = "args",
+                      pattern = "^V%d+$", min_len = 2, max_len = 11,
+                      doc = "'V' and a number, 2-11 characters: V1, V2, ..." },
+  description = { name = "description", wire = "template_description", ["in"] = "body", type = "string",
+                  max_len = 1024, doc = "the template's description" },
+  version_description = { name = "version_description", ["in"] = "body", type = "string", max_len = 1024,
+                          doc = "what this version changes" },
+}
+TL.cli = function(command, args, more)
+  local t = { command = "template-lib " .. command, args = args, flags = { template_body = "--template" } }
+  for k, v in pairs(more or {}) do t[k] = v end
+  return t
+end
 
 local TEMPLATE_VARS = { "template_body", "template_uri", "vars_body", "vars_uri", "vars_structure", "vars" }
 
@@ -171,7 +207,8 @@ api.operations = {
     cli = { command = "list", args = {}, filter = "status", summary = "Every stack of the project, newest first" } },
 
   { name = "CreateStack", method = "POST", path = "/v1/{project_id}/stacks", status = 201,
-    on = "client", lua = "create_stack", summary = "Create a stack; with a template it also deploys it",
+    on = "client", lua = "create_stack", args = { "name" },
+    summary = "Create a stack; with a template it also deploys it",
     params = with({ "project_id",
       { name = "stack_name", ["in"] = "body", type = "string", required = true, from = "object",
         pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the new stack's name" },
@@ -279,6 +316,87 @@ api.operations = {
     required_one_of = { { "template_body", "template_uri" } },
     list_key = "variables", idempotent = false, result = "list",
     cli = { command = "variables", args = {}, flags = { template_body = "--template" } } },
+
+  -- the private template library ----------------------------------------------------------
+  { name = "CreateTemplate", method = "POST", path = "/v1/{project_id}/templates", status = 200,
+    on = "client", lua = "create_template", args = { "name" },
+    summary = "Publish a template to the library; it becomes version V1",
+    params = with({ "project_id",
+      { name = "template_name", ["in"] = "body", type = "string", required = true, from = "object",
+        doc = "the new template's name: 1-128 letters, Chinese characters, digits, _ or -, a letter first" },
+      TL.description, TL.version_description }, { "template_body", "template_uri" }),
+    required_one_of = { { "template_body", "template_uri" } },
+    idempotent = false, result = "template",
+    cli = TL.cli("create", { "TEMPLATE" }) },
+
+  { name = "ListTemplates", method = "GET", path = "/v1/{project_id}/templates", status = 200,
+    on = "client", lua = "templates", summary = "Every template of the library, newest first, as Template objects",
+    params = with({ "project_id", "marker", "limit", "all" }),
+    list_key = "templates", paging = true, idempotent = true, result = "list",
+    cli = TL.cli("list", {}, { summary = "Every template of the library, newest first" }) },
+
+  { name = "ShowTemplateMetadata", method = "GET", path = "/v1/{project_id}/templates/{template_name}/metadata",
+    status = 200, on = "template", lua = "metadata",
+    summary = "The template's id, description and times; refreshes template.id",
+    params = with({ "project_id", TL.template_name_path, TL.template_id_query }),
+    idempotent = true, result = "table",
+    cli = TL.cli("show", { "TEMPLATE" }, { summary = "The template's id, description and times" }) },
+
+  { name = "UpdateTemplateMetadata", method = "PATCH", path = "/v1/{project_id}/templates/{template_name}/metadata",
+    status = 204, on = "template", lua = "update", summary = "Change the template's description",
+    params = with({ "project_id", TL.template_name_path, TL.template_id_body, TL.description }),
+    requires_any = { "description" },
+    idempotent = false, result = "true",
+    cli = TL.cli("update", { "TEMPLATE" }) },
+
+  { name = "DeleteTemplate", method = "DELETE", path = "/v1/{project_id}/templates/{template_name}", status = 204,
+    on = "template", lua = "delete", summary = "Delete the template and every version of it",
+    params = with({ "project_id", TL.template_name_path, TL.template_id_query }),
+    idempotent = false, result = "true",
+    cli = TL.cli("delete", { "TEMPLATE" }) },
+
+  { name = "CreateTemplateVersion", method = "POST", path = "/v1/{project_id}/templates/{template_name}/versions",
+    status = 200, on = "template", lua = "create_version", summary = "Add a version (the highest number + 1)",
+    params = with({ "project_id", TL.template_name_path, TL.template_id_query, TL.version_description },
+                  { "template_body", "template_uri" }),
+    required_one_of = { { "template_body", "template_uri" } },
+    idempotent = false, result = "version",
+    cli = TL.cli("version-create", { "TEMPLATE" }) },
+
+  { name = "ListTemplateVersions", method = "GET", path = "/v1/{project_id}/templates/{template_name}/versions",
+    status = 200, on = "template", lua = "versions", summary = "The template's versions, newest first",
+    params = with({ "project_id", TL.template_name_path, TL.template_id_query, "marker", "limit", "all" }),
+    list_key = "versions", paging = true, idempotent = true, result = "list",
+    cli = TL.cli("versions", { "TEMPLATE" }) },
+
+  { name = "ShowTemplateVersionMetadata", method = "GET",
+    path = "/v1/{project_id}/templates/{template_name}/versions/{version_id}/metadata", status = 200,
+    on = "template", lua = "version_metadata", args = { "version_id" },
+    summary = "One version's description and creation time",
+    params = with({ "project_id", TL.template_name_path, TL.version_id_path, TL.template_id_query }),
+    idempotent = true, result = "table",
+    cli = TL.cli("version-show", { "TEMPLATE", "VERSION" }) },
+
+  { name = "ShowTemplateVersionContent", method = "GET",
+    path = "/v1/{project_id}/templates/{template_name}/versions/{version_id}", status = 307,
+    on = "template", lua = "version_content", args = { "version_id" },
+    summary = "One version's template text (fetched from RFS's pre-signed location, no credentials sent)",
+    params = with({ "project_id", TL.template_name_path, TL.version_id_path, TL.template_id_query,
+      { name = "access_control_source_ips", ["in"] = "query", type = "array", max_items = 8,
+        doc = "IPv4 CIDRs allowed to download" },
+      { name = "access_control_source_vpc_ids", ["in"] = "query", type = "array", max_items = 8,
+        doc = "VPC ids allowed to download" } }),
+    idempotent = true, result = "content",
+    cli = TL.cli("version-download", { "TEMPLATE", "VERSION" },
+                 { summary = "Print one version's template text (fetched with no credentials sent)" }) },
+
+  { name = "DeleteTemplateVersion", method = "DELETE",
+    path = "/v1/{project_id}/templates/{template_name}/versions/{version_id}", status = 204,
+    on = "template", lua = "delete_version", args = { "version_id" },
+    summary = "Delete one version (not the last: delete the template)",
+    params = with({ "project_id", TL.template_name_path, TL.version_id_path, TL.template_id_query }),
+    idempotent = false, result = "true",
+    cli = TL.cli("version-delete", { "TEMPLATE", "VERSION" }) },
 
   -- stack sets (domain-level: no project_id in the path) ------------------------------------
   { name = "CreateStackSet", method = "POST", path = "/v1/stack-sets", status = 201,
@@ -392,8 +510,10 @@ api.operations = {
     on = "stack_set", lua = "instance", args = { "region", "domain_id" },
     summary = "One instance, by region and account, with its var_overrides",
     params = SS({ "stack_set_name_path",
+      -- region/domain_id, sent as one path segment (the / as %2F)
       { name = "stack_instance_addr", ["in"] = "path", type = "string", required = true, from = "args",
-        doc = "region/domain_id, sent as one path segment (the / as %2F)" },
+        args = { "region", "domain_id" }, pattern = "^[%w_%-]+$", max_len = 128,
+        doc = "a string of letters, digits, '_' or '-'" },
       "stack_set_id_query", "call_identity_query" }),
     idempotent = true, result = "table",
     cli = { command = "stack-set instances show", args = { "STACK_SET", "REGION", "DOMAIN_ID" } } },
@@ -411,7 +531,7 @@ api.operations = {
     summary = "One operation: status, status_message, action, targets and preferences",
     params = SS({ "stack_set_name_path",
       { name = "stack_set_operation_id", ["in"] = "path", type = "string", required = true, from = "args",
-        format = "uuid", doc = "the operation's id (stack_set_operation_id)" },
+        args = { "operation_id" }, format = "uuid", doc = "a 36-character UUID (the operation's stack_set_operation_id)" },
       "stack_set_id_query", "call_identity_query" }),
     idempotent = true, result = "table",
     cli = { command = "stack-set operations show", args = { "STACK_SET", "OPERATION_ID" } } },

@@ -10,13 +10,16 @@
 --   cli.filter            a list field to filter on, client side: --status S
 --   cli.summary, cli.help the command's help line and { param = flag help }, where the model's
 --                         text speaks of Lua
---
 --   cli.targets           adds the stack set target flags: --regions a,b --accounts x,y and the
 --                         operation preferences (--failure-tolerance N, --max-concurrent N, ...)
 --
--- A command of several words ("stack-set instances create") is a subcommand of its first
--- words. Parameters the object supplies (project_id, stack_name, stack_id), paging (marker,
--- limit, all) and structured arrays without a flag mapping have no flag. Messages name flags.
+-- A command of several words ("template-lib create", "stack-set instances create") is a
+-- subcommand of its first words, each a group command. cli.args names the positional
+-- arguments: first the object's name (STACK, TEMPLATE, STACK_SET), then the Lua method's
+-- positional arguments (entry.args) in order (VERSION, REGION, DOMAIN_ID, OPERATION_ID); a
+-- template's commands take --template-id, its guard. Parameters the object supplies
+-- (project_id, stack_name, stack_id), paging (marker, limit, all) and structured arrays
+-- without a flag mapping have no flag. Messages name flags and arguments as typed.
 
 local api = require "rfs.api"
 local render = require "rfs.render"
@@ -38,6 +41,8 @@ local COLUMNS = {
                       "physical_resource_id" },
   outputs = { "name", "type", "value", "sensitive", "description" },
   variables = { "name", "type", "default", "sensitive", "nullable", "description" },
+  templates = { "template_name", "latest_version_id", "template_id", "update_time", "template_description" },
+  versions = { "version_id", "create_time", "version_description" },
   stack_sets = { "stack_set_name", "status", "permission_model", "stack_set_id", "stack_set_description" },
   stack_instances = { "region", "stack_domain_id", "status", "latest_stack_set_operation_id", "status_message" },
   stack_set_operations = { "operation_id", "action", "status", "create_time", "status_message" },
@@ -62,9 +67,26 @@ local TARGET_FLAGS = {
     "keep the concurrency up as failures accumulate (default: lower it)" },
 }
 
+-- The group commands (the first words of a command of several): their help line.
+local GROUPS = {
+  ["template-lib"] = "The private template library: publish templates and their numbered versions",
+  ["stack-set"] = "stack sets: one template as stack instances across accounts and regions",
+  ["stack-set instances"] = "a stack set's instances (one per region and account)",
+  ["stack-set operations"] = "a stack set's operations",
+}
+
+-- Positional arguments (cli.args): their help line; the object's name lands in args.stack,
+-- args.template or args.stack_set, a method's argument in args.arg_<name> (never a global's).
+local ARGUMENTS = { STACK = "stack name", TEMPLATE = "template name", STACK_SET = "stack set name",
+                    VERSION = "version: V1, V2, ...", REGION = "the instance's region",
+                    DOMAIN_ID = "the instance's account (domain) id", OPERATION_ID = "a stack_set_operation_id" }
+local OBJECT_ARGS = { STACK = "stack", TEMPLATE = "template", STACK_SET = "stack_set" }
+
+local function arg_target(a) return OBJECT_ARGS[a] or ("arg_" .. a:lower()) end
+
 -- Keys shown first for a single object.
-local OBJECT_KEYS = { "stack_name", "stack_id", "stack_set_name", "stack_set_id", "operation", "deployment_id",
-                      "stack_set_operation_id", "status", "location" }
+local OBJECT_KEYS = { "stack_name", "stack_id", "stack_set_name", "stack_set_id", "template_name", "template_id",
+                      "operation", "deployment_id", "stack_set_operation_id", "version_id", "status", "location" }
 
 -- The commands, in model order: { name =, entries = {...}, cli = merged cli table, flags = {...} }
 local function derive_flag(entry, param)
@@ -94,7 +116,15 @@ local function build_list()
     if c then
       local cmd = by_command[c]
       if not cmd then
-        cmd = { name = c, entries = {}, flags = {}, by_param = {}, args = entry.cli.args or {}, cli = {} }
+        cmd = { name = c, entries = {}, flags = {}, by_param = {}, args = entry.cli.args or {}, cli = {},
+                positional = {} }
+        -- the Lua method's positional arguments (entry.args), from the command's: on the client
+        -- all of them (create NAME), on an object those after its name (version-show TEMPLATE VERSION)
+        local first = entry.on == "client" and 0 or 1
+        for i, lua in ipairs(entry.args or {}) do
+          local a = cmd.args[first + i]
+          cmd.positional[i] = { lua = lua, arg = a, target = a and arg_target(a) }
+        end
         by_command[c] = cmd
         list[#list + 1] = cmd
       end
@@ -141,14 +171,6 @@ local function one_of_groups(cmd)
   return groups
 end
 
---- Adds the model's commands to an argparse parser; `skip` names commands already there,
---  `add_globals(command)` adds the global options to each.
-local GROUPS = {
-  ["stack-set"] = "stack sets: one template as stack instances across accounts and regions",
-  ["stack-set instances"] = "a stack set's instances (one per region and account)",
-  ["stack-set operations"] = "a stack set's operations",
-}
-
 -- The parser of a command's first words ("stack-set instances"), made once.
 local function group_parser(parser, groups, words)
   local p, path = parser, nil
@@ -162,6 +184,8 @@ local function group_parser(parser, groups, words)
   return p
 end
 
+--- Adds the model's commands to an argparse parser; `skip` names commands already there,
+--  `add_globals(command)` adds the global options to each.
 function commands.add(parser, add_globals, skip)
   local groups = {}
   for _, cmd in ipairs(LIST) do
@@ -169,10 +193,10 @@ function commands.add(parser, add_globals, skip)
       local words = {}
       for w in cmd.name:gmatch("%S+") do words[#words + 1] = w end
       local c = group_parser(parser, groups, words):command(words[#words], cmd.cli.summary or cmd.entries[1].summary)
-      for _, a in ipairs(cmd.args) do
-        if a == "STACK" then c:argument("stack", "stack name")
-        elseif a == "STACK_SET" then c:argument("stack_set", "stack set name")
-        else c:argument(a:lower(), a):target("arg_" .. a:lower()) end
+      for _, a in ipairs(cmd.args) do c:argument(a:lower(), ARGUMENTS[a] or a):target(arg_target(a)) end
+      if cmd.entries[1].on == "template" then
+        c:option("--template-id", "the template's UUID, checked by RFS against the named template"):argname("UUID")
+          :target("template_id")
       end
       if cmd.cli.targets then
         for _, t in ipairs(TARGET_FLAGS) do
@@ -359,6 +383,11 @@ local function flags_in(cmd, msg)
     end
     msg = msg:gsub("'deployment_targets%.domain_ids'", "'--accounts'")
   end
+  -- a positional argument, as the usage line names it: "template:version_metadata: version_id must
+  -- be ..." -> "VERSION must be ..."
+  for _, p in ipairs(cmd.positional) do
+    msg = msg:gsub("^[%w_]+:[%w_]+: " .. p.lua .. " ", p.arg .. " ")
+  end
   return msg
 end
 
@@ -368,19 +397,16 @@ end
 local STACK_FIELDS = { stack_name = "name", stack_id = "id", status = "status", description = "description",
                        create_time = "create_time", update_time = "update_time", status_message = "status_message" }
 
-local function stack_row(s)
-  local row = {}
-  for key, field in pairs(STACK_FIELDS) do
-    local ok, v = pcall(function() return s[field] end)
-    if ok and type(v) ~= "function" then row[key] = v end
-  end
-  return row
-end
-
 local SET_FIELDS = { stack_set_name = "name", stack_set_id = "id", status = "status",
                      stack_set_description = "stack_set_description", permission_model = "permission_model",
                      create_time = "create_time", update_time = "update_time" }
 
+-- A Template object (ListTemplates) as RFS's row: template_name, template_id, ...
+local TEMPLATE_FIELDS = { template_name = "name", template_id = "id", template_description = "description",
+                          create_time = "create_time", update_time = "update_time",
+                          latest_version_id = "latest_version_id", latest_version_description = "latest_version_description" }
+
+-- An object of a listing (Stack, StackSet, Template) as the row RFS would show.
 local function object_row(s, fields)
   local row = {}
   for key, field in pairs(fields) do
@@ -390,11 +416,13 @@ local function object_row(s, fields)
   return row
 end
 
+local LIST_FIELDS = { stacks = STACK_FIELDS, stack_sets = SET_FIELDS, templates = TEMPLATE_FIELDS }
+
 local function print_list(run, entry, list, args)
   local rows = {}
   for _, item in ipairs(list) do
-    local row = entry.list_key == "stacks" and stack_row(item)
-      or entry.list_key == "stack_sets" and object_row(item, SET_FIELDS) or item
+    local fields = LIST_FIELDS[entry.list_key]
+    local row = fields and object_row(item, fields) or item
     if not args.filter_status or row.status == args.filter_status then rows[#rows + 1] = row end
   end
   local text = render.list(rows, COLUMNS[entry.list_key] or { "name" }, run:format())
@@ -425,8 +453,36 @@ local function accepted(run, cmd, obj, waiting)
   return run.EXIT.ok
 end
 
+-- The answers of the template library's commands (lists are printed by print_list).
+local function template_result(run, cmd, entry, value, args)
+  local name = args.template
+  if entry.result == "template" then
+    return print_object(run, { template_name = value.name, template_id = value.id,
+                               version_id = value.latest_version_id })
+  end
+  if entry.result == "version" then
+    return print_object(run, { template_name = name, version_id = value.version_id })
+  end
+  if entry.result == "content" then
+    if run:format() == "json" then
+      return print_object(run, { template_name = name, version_id = args.arg_version, template_body = value })
+    end
+    run.io.stdout:write(value)
+    return run.EXIT.ok
+  end
+  if entry.result == "true" then
+    if run:format() ~= "text" then
+      return print_object(run, { template_name = name, version_id = args.arg_version, ok = true })
+    end
+    local version = args.arg_version and (" " .. render.cell(args.arg_version)) or ""
+    run:out(("%s %s%s: done"):format(cmd.name, render.cell(name), version))
+    return run.EXIT.ok
+  end
+  return print_object(run, value)
+end
+
 local function follow(run, stack)
-  return run:finish_wait(stack:wait{ timeout = run.args.timeout, on_progress = run:progress() })
+  return run:follow(stack)
 end
 
 -- ss:wait's result: text (one line per region), or JSON.
@@ -460,22 +516,20 @@ function commands.run(run, client, args)
   local entry = cmd.entries[1]
   local stack
   local ok, a, b = pcall(function()
-    if entry.on == "client" then
-      local name = args.stack or args.stack_set
-      if name then return client[entry.lua](client, name, n > 0 and opts or nil) end
-      return client[entry.lua](client, n > 0 and opts or nil)
-    end
+    local obj = client
     if entry.on == "stack_set" then
-      stack = client:stack_set(args.stack_set)
-      if entry.args then
-        local positional = {}
-        for i, a in ipairs(entry.args) do positional[i] = args["arg_" .. a] end
-        return stack[entry.lua](stack, unpack_args(positional))
-      end
-    else
-      stack = client:stack(args.stack, { stack_id = args.stack_id })
+      obj = client:stack_set(args.stack_set)
+    elseif entry.on == "template" then
+      obj = client:template(args.template, { template_id = args.template_id })
+    elseif entry.on ~= "client" then
+      obj = client:stack(args.stack, { stack_id = args.stack_id })
     end
-    return stack[entry.lua](stack, n > 0 and opts or nil)
+    stack = obj
+    -- obj:method(positional arguments..., opts)
+    local call = {}
+    for i, p in ipairs(cmd.positional) do call[i] = args[p.target] end
+    call[#cmd.positional + 1] = n > 0 and opts or nil
+    return obj[entry.lua](obj, unpack_args(call, 1, #cmd.positional + 1))
   end)
   if not ok then
     run:err("rfs " .. cmd.name .. ": " .. flags_in(cmd, a))
@@ -502,6 +556,7 @@ function commands.run(run, client, args)
     if args.wait then return follow_set(run, stack) end
     return run.EXIT.ok
   end
+  if entry.on == "template" or result == "template" then return template_result(run, cmd, entry, value, args) end
   if result == "location" then
     if args[target("download")] and run:format() == "text" then
       run.io.stdout:write(value.body or "")

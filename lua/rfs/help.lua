@@ -10,7 +10,8 @@ local help = {}
 
 local SELF = { client = "client", stack = "stack", plan = "plan", template = "template", stack_set = "ss" }
 local RESULTS = { stack = "stack", deployment = "{ deployment_id }", ["true"] = "true", list = "list",
-                  location = "{ location [, body] }", table = "table", stack_set = "StackSet",
+                  location = "{ location [, body] }", table = "table", template = "template",
+                  version = "{ version_id }", content = "the template text", stack_set = "StackSet",
                   operation = "{ stack_set_operation_id }" }
 
 local function call_of(op)
@@ -18,9 +19,11 @@ local function call_of(op)
   for _, p in ipairs(op.params) do has_opts = has_opts or not p.from end
   local opts = op.when and ("{ " .. op.when .. " = }") or (has_opts and "{...}" or nil)
   local call = SELF[op.on] .. ":" .. op.lua
-  if op.name == "CreateStack" then return call .. "(name, {...})" end
-  -- positional arguments: client:create_stack_set(name, {...}), ss:instance(region, domain_id)
-  if op.args then return call .. "(" .. table.concat(op.args, ", ") .. (op.args[1] == "name" and ", {...}" or "") .. ")" end
+  -- positional arguments (op.args): client:create_stack(name, {...}), ss:instance(region, domain_id [, {...}])
+  if op.args then
+    local tail = not has_opts and "" or (op.args[1] == "name" and ", {...}" or " [, {...}]")
+    return call .. "(" .. table.concat(op.args, ", ") .. tail .. ")"
+  end
   return call .. (opts or "()")
 end
 help.call_of = call_of
@@ -90,6 +93,7 @@ every operation:
 ]] .. help.operations(),
   client = [[
 client:stack(name [, { stack_id = uuid }])  -> stack (no request yet)
+client:template(name [, { template_id = uuid }])  -> template (no request yet)
 ]] .. summary_of("client") .. [[
 
 client:close()                               release the connection (also on collection)
@@ -100,6 +104,10 @@ stack:wait{ on_progress = rfs.progress.human() }  -> { ok, status, elapsed, poll
                                   (follows the last create, deploy, continue or delete)
 stack.name, stack.id, stack.status, stack.deployment_id, stack.operation
 rfs.help("deploy") says every option of one call]],
+  template = summary_of("template") .. [[
+
+template.name, template.id, template.description, template.latest_version_id (from a listing or a create)
+rfs.help("version_content") says every option of one call]],
   error = [[
 err.kind     auth forbidden invalid_state not_found conflict throttled server bad_request
              network timeout tls decode
@@ -120,12 +128,14 @@ local function kind_of(obj)
   local ok, name = pcall(function()
     local mt = getmetatable(obj)
     if type(mt) == "string" then
-      return tostring(obj):match("^rfs%.Client") and "client" or (tostring(obj):match("^rfs%.Stack") and "stack")
+      local s = tostring(obj)
+      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.Stack") and "stack")
+        or (s:match("^rfs%.Template%(") and "template")
     end
     return mt and mt.__name
   end)
   name = ok and name or nil
-  if name == "client" or name == "stack" then return name end
+  if name == "client" or name == "stack" or name == "template" then return name end
   if name == "rfs.error" then return "error" end
   if name == "rfs.Metadata" then return "metadata" end
   if name == "rfs.WaitResult" then return "result" end

@@ -233,4 +233,6 @@ function Stack:template(opts)
   return t
 end
 
+lifecycle.as_list = as_list -- for the other object kinds (rfs.templates)
+
 return lifecycle

@@ -243,6 +243,32 @@ function operations.check(op, fname, opts, level)
   return opts
 end
 
+--- Checks the positional arguments of a method (op.args: a template's version_id, a stack
+--  instance's region and domain_id, an operation's id) against the parameters that carry
+--  them (from = "args") and returns those parameters' values by name, for operations.request.
+--  values: the arguments by their name in op.args. A parameter built from several arguments
+--  (p.args) joins them with '/'; raises naming the argument.
+function operations.check_args(op, fname, values, level)
+  level = (level or 1) + 1
+  local out = {}
+  for _, p in ipairs(op.params) do
+    if p.from == "args" then
+      local parts = {}
+      for i, arg in ipairs(p.args or { p.name }) do
+        local v = values and values[arg]
+        if type(v) ~= "string" or #v < (p.min_len or 1) or #v > (p.max_len or math.huge)
+           or (p.pattern and not v:match(p.pattern)) or (p.format == "uuid" and not v:match(UUID)) then
+          local got = type(v) == "string" and errors.display(v) or type(v)
+          misuse(fname, arg .. " must be " .. p.doc .. " (got " .. got .. ")", level)
+        end
+        parts[i] = v
+      end
+      out[p.name] = table.concat(parts, "/")
+    end
+  end
+  return out
+end
+
 -- Building the request ---------------------------------------------------------------------
 
 --- vars = { name = value } as RFS's vars_structure: values as strings (tables as JSON),
@@ -280,16 +306,19 @@ local function encode_query(query)
   return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
 end
 
--- The value of a parameter that comes from the object (or the positional name).
+-- The value of a parameter that comes from the object (or the positional `name` of a new
+-- object: client:create_stack(name, ...)).
 local function from_object(p, c, obj, name)
   if p.name == "project_id" then return c.project_id end
-  if p.name == "stack_name" or p.name == "stack_set_name" then return name or (obj and obj.name) end
-  if p.name == "stack_id" or p.name == "stack_set_id" then return obj and obj.id end
+  if p.name == "stack_name" or p.name == "stack_set_name" or p.name == "template_name" then
+    return name or (obj and obj.name)
+  end
+  if p.name == "stack_id" or p.name == "stack_set_id" or p.name == "template_id" then return obj and obj.id end
 end
 
---- method, url, body table (or nil) for op with opts, on obj (a Stack, StackSet...) or the
---  client c; args: the values of the parameters that come from positional arguments
---  (from = "args"), by name.
+--- method, url, body table (or nil) for op with opts, on obj (a Stack, StackSet, Template)
+--  or the client c; args: the values of the parameters that come from positional arguments
+--  (from = "args"), by name, as operations.check_args returns them.
 function operations.request(op, c, obj, opts, name, args)
   local query, body, has_body = {}, {}, false
   local path = op.path
@@ -302,7 +331,9 @@ function operations.request(op, c, obj, opts, name, args)
       if next(v) ~= nil then body[p.becomes] = operations.vars_structure(v) end
       has_body = true
     elseif p["in"] == "path" then
-      path = path:gsub("{" .. p.name .. "}", function() return core.uri_encode(v) end)
+      -- a project still to be looked up stays a placeholder that client.call fills in
+      local seg = (v == nil and p.name == "project_id") and client.PROJECT_PLACEHOLDER or core.uri_encode(v)
+      path = path:gsub("{" .. p.name .. "}", function() return seg end)
     elseif p["in"] == "query" and v ~= nil then
       query[p.wire or p.name] = v
     elseif p["in"] == "body" then

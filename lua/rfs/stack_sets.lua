@@ -4,7 +4,8 @@
 --   client:create_stack_set(name, opts)  client:stack_sets(opts)  client:stack_set(name, opts)
 --   ss:metadata()  ss:update(opts)  ss:delete()  ss:template{ download = }
 --   ss:deploy(opts)  ss:create_instances(opts)  ss:update_instances(opts)  ss:delete_instances(opts)
---   ss:instances(opts)  ss:instance(region, domain_id)  ss:operations(opts)  ss:operation_metadata(id)
+--   ss:instances(opts)  ss:instance(region, domain_id [, opts])  ss:operations(opts)
+--   ss:operation_metadata(operation_id [, opts])
 --   ss:wait(opts)  (rfs.stack_set_wait)
 --
 -- A StackSet is the shared C object (metatable rfs.StackSet): ss.name, ss.id, ss.status and
@@ -31,7 +32,9 @@ local function strip_position(msg)
 end
 
 -- Checks, builds and sends op; returns checked opts, then value, err, request_id.
-local function run(obj, c, op, fname, opts, name, args, level)
+-- positional: the method's positional arguments by name (op.args), checked by the model.
+local function run(obj, c, op, fname, opts, name, positional, level)
+  local args = operations.check_args(op, fname, positional, level or 3)
   opts = operations.check(op, fname, opts, level or 3)
   local method, url, body = operations.request(op, c, obj, opts, name, args)
   return opts, operations.send(c, op, method, url, body)
@@ -260,20 +263,11 @@ function StackSet:instances(opts)
   return lifecycle.as_list(list, #list == 1 and "stack instance" or "stack instances", instance_line), marker
 end
 
-local function check_text(fname, what, v, pattern)
-  if type(v) ~= "string" or v == "" or not v:match(pattern) then
-    error("rfs: " .. fname .. ": " .. what .. " must be a string of letters, digits, '_' or '-' (got "
-          .. (type(v) == "string" and errors.display(v) or type(v)) .. ")", 3)
-  end
-end
-
 --- ShowStackInstance: the instance in (region, domain_id), with its var_overrides. The
 --  address {region}/{domain_id} goes as one path segment, its '/' sent as %2F.
-function StackSet:instance(region, domain_id)
-  check_text("ss:instance", "region", region, "^[%w_%-]+$")
-  check_text("ss:instance", "domain_id", domain_id, "^[%w_%-]+$")
-  local _, value, err = run(self, self.client, OP.ShowStackInstance, "ss:instance", nil, nil,
-                            { stack_instance_addr = region .. "/" .. domain_id })
+function StackSet:instance(region, domain_id, opts)
+  local _, value, err = run(self, self.client, OP.ShowStackInstance, "ss:instance", opts, nil,
+                            { region = region, domain_id = domain_id })
   if not value then return nil, err end
   return value
 end
@@ -294,10 +288,11 @@ function StackSet:operations(opts)
 end
 
 --- ShowStackSetOperationMetadata: status, status_message, action, targets, preferences.
--- call_opts: { no_retry = true } from the waiter, which retries within its own deadline.
-local function read_operation(self, id, call_opts)
+-- call_opts: { no_retry = true } from the waiter, which retries within its own deadline;
+-- opts: the checked options ({ call_identity = }).
+local function read_operation(self, id, call_opts, opts)
   local op = OP.ShowStackSetOperationMetadata
-  local method, url = operations.request(op, self.client, self, {}, nil, { stack_set_operation_id = id })
+  local method, url = operations.request(op, self.client, self, opts or {}, nil, { stack_set_operation_id = id })
   local value, err, request_id
   if call_opts and call_opts.no_retry then
     value, err, request_id = require("rfs.client").call(self.client, method, url, nil, op.lua, call_opts)
@@ -312,12 +307,11 @@ local function read_operation(self, id, call_opts)
 end
 stack_sets.read_operation = read_operation
 
-function StackSet:operation_metadata(id)
-  if not is_uuid(id) then
-    error("rfs: ss:operation_metadata: operation id must be a 36-character UUID (got "
-          .. (type(id) == "string" and errors.display(id) or type(id)) .. ")", 2)
-  end
-  return read_operation(self, id)
+function StackSet:operation_metadata(operation_id, opts)
+  local op = OP.ShowStackSetOperationMetadata
+  local args = operations.check_args(op, "ss:operation_metadata", { operation_id = operation_id }, 2)
+  opts = operations.check(op, "ss:operation_metadata", opts, 2)
+  return read_operation(self, args.stack_set_operation_id, nil, opts)
 end
 
 --- ss:wait{ operation_id =, timeout =, interval =, max_interval =, on_progress =, ... }
