@@ -1,5 +1,6 @@
 -- rfs stack-set ... and examples/rollout.lua as subprocesses against the emulator process.
 local cjson = require "cjson"
+local socket = require "socket"
 local E = require "emulator_process"
 
 local AK, SK = "AKSTACKSET00000001", "stack-set-spec-secret-key-01"
@@ -159,5 +160,78 @@ describe("rfs stack-set against the emulator", function()
     assert.matches("\n  cn%-south%-1 +2 instances: 1 OPERATION_COMPLETE, 1 OPERATION_FAILED", out)
     assert.matches("failed: cn%-south%-1/acctB OPERATION_FAILED: quota exceeded", out)
     assert.matches("cn%-south%-1/acctB +OPERATION_FAILED", err)
+  end)
+end)
+
+describe("rfs stack-set --wait interrupted", function()
+  local em, tpl
+
+  setup(function()
+    em = E.start{ ak = AK, sk = SK, time_scale = 1 } -- each instance takes 10 s: the wait is under way
+    tpl = tmpfile(TEMPLATE)
+  end)
+  teardown(function()
+    os.remove(tpl)
+    if em then em:stop() end
+  end)
+
+  local function start(args)
+    local base = os.tmpname()
+    local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s;")
+      :format(AK, SK, PROJECT)
+    assert(os.execute(("%s (%s bin/rfs %s > %s.out 2> %s.err & echo $! > %s.pid; wait $!; echo $? > %s.code) &")
+                        :format(env, LUA, args, base, base, base, base)))
+    local pid
+    for _ = 1, 100 do
+      local f = io.open(base .. ".pid")
+      pid = f and tonumber(f:read("*a"))
+      if f then f:close() end
+      if pid then break end
+      socket.sleep(0.02)
+    end
+    return { pid = pid, base = base }
+  end
+
+  local function finish(h, seconds)
+    local code
+    for _ = 1, seconds * 20 do
+      local f = io.open(h.base .. ".code")
+      code = f and tonumber(f:read("*a"))
+      if f then f:close() end
+      if code then break end
+      socket.sleep(0.05)
+    end
+    if not code then os.execute("kill -TERM " .. h.pid .. " 2>/dev/null") end
+    local out, err = slurp(h.base .. ".out"), slurp(h.base .. ".err")
+    for _, ext in ipairs({ "", ".pid", ".code" }) do os.remove(h.base .. ext) end
+    return code, out, err
+  end
+
+  local function polled(name)
+    for _ = 1, 200 do
+      for _, r in ipairs(em:requests()) do
+        if r.path:find("/stack-sets/" .. name .. "/operations/", 1, true) then return true end
+      end
+      socket.sleep(0.05)
+    end
+    return false
+  end
+
+  it("exits 130 at once and prints the command that shows the operation, which goes on", function()
+    local code = run(LUA .. " bin/rfs stack-set create int --template " .. tpl
+                     .. " --administration-agency-name admin --managed-agency-name m --endpoint " .. em.url)
+    assert.equal(0, code)
+    local h = start("stack-set instances create int --regions r1 --accounts a1 --wait --endpoint " .. em.url)
+    assert.is_true(polled("int"))
+    os.execute("kill -INT " .. h.pid)
+    local status, out, err = finish(h, 5)
+    assert.equal(130, status, err)
+    assert.equal("", out)
+    assert.not_matches("internal error", err, 1, true)
+    local check = err:match("check it with: (rfs stack%-set operations show int %x+%-[%x-]+ [^\n]+)")
+    assert.is_string(check, err)
+    local code2, shown = run(LUA .. " bin/" .. check .. " --output json")
+    assert.equal(0, code2)
+    assert.equal("CREATE_STACK_INSTANCES", cjson.decode(shown).action)
   end)
 end)

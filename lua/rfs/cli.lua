@@ -290,7 +290,7 @@ function Run:resume_command(stack, words)
   opt("--endpoint", a.endpoint and shown_endpoint(a.endpoint))
   opt("--region", a.region)
   opt("--project-id", a.project_id)
-  opt("--stack-id", a.stack_id or stack.id)
+  if stack then opt("--stack-id", a.stack_id or stack.id) end
   if self:json() then cmd[#cmd + 1] = "--output json" end
   if a.quiet then cmd[#cmd + 1] = "--quiet" end
   return table.concat(cmd, " ")
@@ -341,6 +341,24 @@ local function wait_interruptibly(stack, opts)
   end
   if not res and err and err.kind == "interrupted" then return nil, INTERRUPTED end
   return res, err
+end
+
+--- ss:wait{} (or any wait) that stops on Ctrl-C: the result and error, or nil, Run.INTERRUPTED.
+Run.INTERRUPTED = INTERRUPTED
+function Run.wait_interruptibly(_, obj, opts) return wait_interruptibly(obj, opts) end
+
+--- Ctrl-C while following a stack set's operation: it goes on at RFS; says how to look at it.
+function Run:interrupted_set(ss)
+  local sig = core.signalled() or 2
+  local check = self:resume_command(nil, { "stack-set", "operations", "show", ss.name, ss.operation_id })
+  if self:json() then
+    self.io.stderr:write(json_encode({ interrupted = true, signal = sig, stack_set = ss.name,
+                                       operation_id = ss.operation_id, check = check }), "\n")
+  else
+    self:err("rfs: interrupted while waiting for stack set " .. ss.name .. "; the operation goes on at RFS: "
+             .. "check it with: " .. check)
+  end
+  return 128 + sig
 end
 
 function Run:finish_wait(stack, res, err)

@@ -485,9 +485,10 @@ local function follow(run, stack)
   return run:follow(stack)
 end
 
--- ss:wait's result: text (one line per region), or JSON.
+-- ss:wait's result: text (one line per region), or JSON. Ctrl-C stops the wait at once.
 local function follow_set(run, ss)
-  local res, err = ss:wait{ timeout = run.args.timeout, on_progress = run:progress() }
+  local res, err = run:wait_interruptibly(ss, { timeout = run.args.timeout, on_progress = run:progress() })
+  if err == run.INTERRUPTED then return run:interrupted_set(ss) end
   if not res then return run:fail(err) end
   if run:format() == "text" then
     run:out(tostring(res))
