@@ -94,6 +94,7 @@ every operation:
   client = [[
 client:stack(name [, { stack_id = uuid }])  -> stack (no request yet)
 client:template(name [, { template_id = uuid }])  -> template (no request yet)
+client:stack_set(name [, { stack_set_id = uuid }])  -> ss (no request yet)
 ]] .. summary_of("client") .. [[
 
 client:close()                               release the connection (also on collection)
@@ -108,6 +109,12 @@ rfs.help("deploy") says every option of one call]],
 
 template.name, template.id, template.description, template.latest_version_id (from a listing or a create)
 rfs.help("version_content") says every option of one call]],
+  stack_set = summary_of("stack_set") .. [[
+
+ss:wait{ on_progress = rfs.progress.human() }  -> { ok, status, regions, failures }: one line per region
+                                  (follows the last deploy or *_instances call, or operation_id =)
+ss.name, ss.id, ss.status, ss.operation_id
+rfs.help("create_instances") says every option of one call]],
   error = [[
 err.kind     auth forbidden invalid_state not_found conflict throttled server bad_request
              network timeout tls decode
@@ -129,13 +136,13 @@ local function kind_of(obj)
     local mt = getmetatable(obj)
     if type(mt) == "string" then
       local s = tostring(obj)
-      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.Stack") and "stack")
-        or (s:match("^rfs%.Template%(") and "template")
+      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.StackSet%(") and "stack_set")
+        or (s:match("^rfs%.Stack") and "stack") or (s:match("^rfs%.Template%(") and "template")
     end
     return mt and mt.__name
   end)
   name = ok and name or nil
-  if name == "client" or name == "stack" or name == "template" then return name end
+  if name == "client" or name == "stack" or name == "template" or name == "stack_set" then return name end
   if name == "rfs.error" then return "error" end
   if name == "rfs.Metadata" then return "metadata" end
   if name == "rfs.WaitResult" then return "result" end
