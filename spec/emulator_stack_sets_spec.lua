@@ -74,6 +74,36 @@ describe("the emulator's stack sets", function()
     assert.equal(404, (call("GET", "/v1/stack-sets/s/metadata")))
   end)
 
+  it("checks an injected failure field by field and keeps none of a bad one", function()
+    local bad = {
+      { '{"region": "cn-north-4", "domain_id": "d1", "count": NaN}', "count" },
+      { '{"region": "cn-north-4", "domain_id": "d1", "count": 0}', "count" },
+      { '{"region": "cn-north-4", "domain_id": "d1", "count": 1.5}', "count" },
+      { '{"region": "cn-north-4", "domain_id": "d1", "count": Infinity}', "count" },
+      { '{"region": {}, "domain_id": "d1"}', "region" },
+      { '{"region": "cn north", "domain_id": "d1"}', "region" },
+      { '{"region": "cn-north-4", "domain_id": "d1", "stack_set_name": "1x"}', "stack_set_name" },
+      { '{"region": "cn-north-4", "domain_id": "d1", "colour": "red"}', "colour" },
+      { '["cn-north-4", "d1"]', "JSON object" },
+      { '{"region": "cn-north-4"}', "domain_id" },
+    }
+    for _, case in ipairs(bad) do
+      local resp = emu:handle{ method = "POST", path = "/_emulator/stack-sets/failures", query = "",
+                               peer = "127.0.0.1", headers = { ["content-type"] = "application/json" }, body = case[1] }
+      assert.equal(400, resp.status, case[1])
+      assert.matches(case[2], cjson.decode(resp.body).error_msg, 1, true)
+    end
+    local ok = emu:handle{ method = "POST", path = "/_emulator/stack-sets/failures", query = "", peer = "127.0.0.1",
+                           headers = { ["content-type"] = "application/json" },
+                           body = '{"region": "cn-north-4", "domain_id": "d1", "count": 2}' }
+    assert.equal(201, ok.status)
+    assert.equal(1, cjson.decode(ok.body).failures) -- the bad ones were not kept
+    local form = emu:handle{ method = "POST", path = "/_emulator/stack-sets/failures", query = "", peer = "127.0.0.1",
+                             headers = { ["content-type"] = "text/plain" },
+                             body = '{"region": "cn-north-4", "domain_id": "d1"}' }
+    assert.equal(415, form.status)
+  end)
+
   it("needs Client-Request-Id", function()
     local resp = emu:handle{ method = "GET", path = "/v1/stack-sets", query = "", headers = {}, body = "",
                              peer = "127.0.0.1" }

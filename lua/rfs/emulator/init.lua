@@ -739,7 +739,8 @@ lifecycle = require "rfs.emulator.stacks"
 lifecycle.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
                advance = advance, metadata_of = metadata_of, key = key, rfc3339 = rfc3339 }
 stack_sets = require "rfs.emulator.stack_sets"
-stack_sets.use{ json_response = json_response, error_response = error_response }
+stack_sets.use{ json_response = json_response, error_response = error_response,
+                checks = { object = object, text = text, number_in = number_in } }
 template_lib = require "rfs.emulator.template_lib"
 template_lib.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
                   rfc3339 = rfc3339 }

@@ -42,7 +42,7 @@ local cjson = require "cjson.safe"
 
 local stack_sets = {}
 
-local shared -- helpers of rfs.emulator (json_response, error_response), set by stack_sets.use
+local shared -- helpers of rfs.emulator (json_response, error_response, checks), set by stack_sets.use
 
 function stack_sets.use(helpers)
   shared = helpers
@@ -953,18 +953,28 @@ end
 
 --- POST /_emulator/stack-sets/failures {region, domain_id, message, count, stack_set_name};
 --  nil for other control paths.
+-- The failure body, checked with the emulator's control body checkers before it is kept:
+-- a count that is not a whole number from 1 would make the failure fire for ever or never.
+local check_failure
+local function failure_problem(body)
+  if not check_failure then
+    local c = shared.checks
+    local token = c.text(64, "^[%w_-]+$", "letters, digits, _ or - (at most 64)")
+    check_failure = c.object{
+      region = token, domain_id = token, message = c.text(1024),
+      stack_set_name = c.text(128, NAME, "a stack set name (^[A-Za-z][A-Za-z0-9_-]{0,127}$)"),
+      count = c.number_in(1, 1e6, true),
+    }
+  end
+  return check_failure(body, "")
+end
+
 function stack_sets.control(self, req)
   if req.path ~= "/_emulator/stack-sets/failures" then return nil end
   if req.method ~= "POST" then return fail(self, 405, "AOS.00.0400", "use POST") end
   local body = cjson.decode(req.body)
-  if type(body) ~= "table" then return fail(self, 400, "AOS.00.0400", "the body is not a JSON object") end
-  local TYPES = { region = "string", domain_id = "string", message = "string", count = "number",
-                  stack_set_name = "string" }
-  for k, v in pairs(body) do
-    if type(v) ~= TYPES[k] then
-      return fail(self, 400, "AOS.00.0400", "failure field " .. tostring(k) .. " is unknown or mistyped")
-    end
-  end
+  local why = type(body) ~= "table" and "the body is not a JSON object" or failure_problem(body)
+  if why then return fail(self, 400, "AOS.00.0400", "failure: " .. why) end
   if not body.region or not body.domain_id then
     return fail(self, 400, "AOS.00.0400", "failure: region and domain_id are required")
   end
