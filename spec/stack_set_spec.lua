@@ -246,6 +246,11 @@ describe("stack sets against the emulator", function()
     assert.equal('"prod"', one.var_overrides.env)
     local _, nerr = ss:instance("r9", "a1")
     assert.equal("not_found", nerr.kind)
+    -- the options the model gives the call go as its query
+    assert.equal("a1", assert(ss:instance("r1", "a1", { call_identity = "SELF" })).stack_domain_id)
+    local last = w:requests()[#w:requests()]
+    assert.matches("/stack%-instances/r1%%2Fa1$", last.path)
+    assert.matches("^call_identity=SELF&stack_set_id=", last.query)
 
     local dep = assert(ss:deploy{ deployment_targets = targets({ "r1" }, { "a1", "a2" }), template_body = NEEDS_VAR,
                                   vars_body = 'owner = "team"' })
@@ -351,6 +356,10 @@ describe("stack set misuse raises before anything is sent", function()
     raises("term 'status==a%-b'", function() ss:instances{ filter = "status==a-b" } end)
     raises("operation_id must be a 36%-character UUID", function() ss:operation_metadata("x") end)
     raises("region must be a string", function() ss:instance("cn/north", "a") end)
+    raises("domain_id must be a string", function() ss:instance("r1", nil) end)
+    raises("unknown option 'stack_set_id'", function() ss:instance("r1", "a", { stack_set_id = "x" }) end)
+    raises("option 'call_identity' must be one of SELF, DELEGATED_ADMIN",
+           function() ss:operation_metadata("4a7d8f0e-1c2b-4d3e-9f8a-7b6c5d4e3f2a", { call_identity = "ME" }) end)
     raises("no operation to wait for", function() ss:wait{} end)
     raises("option 'sort_dir' must be one of asc, desc", function() client:stack_sets{ sort_dir = { "up" } } end)
     assert.equal(0, #w:requests())
