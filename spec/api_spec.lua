@@ -129,6 +129,79 @@ describe("rfs.api", function()
     assert.equal(204, api.by_name.DeleteExecutionPlan.status)
   end)
 
+  it("has the ten template library operations, with the statuses the reference gives", function()
+    local want = {
+      CreateTemplate = { "client", "create_template", 200 }, ListTemplates = { "client", "templates", 200 },
+      ShowTemplateMetadata = { "template", "metadata", 200 }, UpdateTemplateMetadata = { "template", "update", 204 },
+      DeleteTemplate = { "template", "delete", 204 }, CreateTemplateVersion = { "template", "create_version", 200 },
+      ListTemplateVersions = { "template", "versions", 200 },
+      ShowTemplateVersionMetadata = { "template", "version_metadata", 200 },
+      ShowTemplateVersionContent = { "template", "version_content", 307 },
+      DeleteTemplateVersion = { "template", "delete_version", 204 },
+    }
+    local n = 0
+    for name, w in pairs(want) do
+      local op = api.by_name[name]
+      assert.is_table(op, name)
+      assert.is_table(sdk[name], name)
+      assert.same(w, { op.on, op.lua, op.status }, name)
+      assert.equal(op, api.by_method[op.on][op.lua], name)
+      assert.equal(op.method == "GET", op.idempotent, name)
+      assert.is_string(op.cli and op.cli.command, name)
+      assert.matches("^template%-lib ", op.cli.command, nil, nil, name)
+      n = n + 1
+    end
+    assert.equal(10, n)
+    -- the guard travels where the SDK puts it: in the body of UpdateTemplateMetadata only
+    for _, p in ipairs(api.by_name.UpdateTemplateMetadata.params) do
+      if p.name == "template_id" then assert.equal("body", p["in"]) end
+    end
+    assert.same({ "templates", "versions" }, { api.by_name.ListTemplates.list_key, api.by_name.ListTemplateVersions.list_key })
+  end)
+
+  it("has the fifteen stack set operations, domain-level (no project_id), on the client or a StackSet", function()
+    local want = { "CreateStackSet", "ListStackSets", "ShowStackSetMetadata", "UpdateStackSet", "DeleteStackSet",
+                   "ShowStackSetTemplate", "DeployStackSet", "CreateStackInstance", "UpdateStackInstances",
+                   "DeleteStackInstance", "DeleteStackInstanceDeprecated", "ListStackInstances", "ShowStackInstance",
+                   "ListStackSetOperations", "ShowStackSetOperationMetadata" }
+    assert.equal(15, #want)
+    for _, name in ipairs(want) do
+      local op = api.by_name[name]
+      assert.is_table(op, name)
+      assert.same({}, differences(op, sdk[name]))
+      assert.is_nil(op.path:find("{project_id}", 1, true), name)
+      assert.is_truthy(op.on == "stack_set" or op.on == "client", name)
+      assert.equal(op.method == "GET", op.idempotent, name)
+      assert.is_string(op.summary, name)
+    end
+    assert.equal(api.by_name.DeleteStackInstance, api.by_method.stack_set.delete_instances)
+    assert.equal(api.by_name.CreateStackSet, api.by_method.client.create_stack_set)
+  end)
+
+  it("takes positional arguments one way: the entry's args, and parameters from = \"args\" built from them", function()
+    local n = 0
+    for _, op in ipairs(api.operations) do
+      local listed = {}
+      for _, a in ipairs(op.args or {}) do listed[a] = true end
+      for _, p in ipairs(op.params) do
+        local where = op.name .. "." .. p.name
+        assert.is_truthy(p.from == nil or p.from == "object" or p.from == "args", where)
+        if p.from == "args" then
+          n = n + 1
+          assert.equal("path", p["in"], where)
+          assert.is_string(p.doc, where)
+          for _, a in ipairs(p.args or { p.name }) do assert.is_true(listed[a], where .. ": " .. a .. " not in args") end
+        end
+      end
+      -- the command line takes them after the object's name (a client's: all of them; a
+      -- plan's name is two: STACK PLAN)
+      if op.cli then
+        assert.equal((({ client = 0, plan = 2 })[op.on] or 1) + #(op.args or {}), #op.cli.args, op.name)
+      end
+    end
+    assert.equal(5, n) -- version_id (three entries), stack_instance_addr, stack_set_operation_id
+  end)
+
   it("is data only, so the CLI and help can walk it", function()
     local function walk(v, where)
       assert.is_not.equal("function", type(v), where)

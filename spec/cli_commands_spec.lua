@@ -279,18 +279,29 @@ describe("rfs --help", function()
   it("lists every command of the operation model, each with --help naming its flags", function()
     local api = require "rfs.api"
     local out = help("")
-    local seen = 0
+    local seen, helps = 0, { [""] = out }
     for _, op in ipairs(api.operations) do
       if op.cli then
         seen = seen + 1
-        -- "plan create" is the subcommand create of the group command plan
-        local group, sub = op.cli.command:match("^(%S+) (%S+)$")
-        local word = group or op.cli.command
-        assert.matches("\n   " .. word:gsub("%-", "%%-") .. " ", out)
-        if group then assert.matches("\n   " .. sub .. " ", help(group)) end
+        -- "stack-set instances create": "stack-set" is listed by `rfs --help`, "instances" by
+        -- `rfs stack-set --help` and "create" by `rfs stack-set instances --help`
+        local parent = ""
+        for word in op.cli.command:gmatch("%S+") do
+          helps[parent] = helps[parent] or help(parent)
+          assert.matches("\n   " .. word:gsub("%-", "%%-") .. " ", helps[parent])
+          parent = parent == "" and word or (parent .. " " .. word)
+        end
       end
     end
     assert.is_true(seen >= 13)
+    local publish = help("template-lib create")
+    for _, flag in ipairs({ "<template>", "--template FILE", "--template-uri URL", "--description",
+                            "--version-description" }) do
+      assert.matches(flag, publish, 1, true)
+    end
+    assert.matches("<template> <version>", help("template-lib version-download"), 1, true)
+    assert.matches("--template-id UUID", help("template-lib version-download"), 1, true)
+    assert.not_matches("template:", publish .. helps["template-lib"], 1, true)
     local create = help("create")
     for _, flag in ipairs({ "--template FILE", "--template-uri URL", "--var KEY=VALUE", "--vars-file FILE",
                             "--description", "--auto-rollback", "--deletion-protection", "--wait", "--timeout" }) do

@@ -1,5 +1,6 @@
 -- bin/rfs and examples/ as subprocesses against the emulator: output, JSON, exit codes, secrets.
 local cjson = require "cjson"
+local socket = require "socket"
 local E = require "emulator_process"
 
 local AK, SK, TOKEN = "AKCLISPEC00000001", "cli-spec-secret-key-0001", "CLI-TOKEN-SECRET-0001"
@@ -138,7 +139,7 @@ describe("the rfs command line", function()
     for _, t in ipairs({ "0", "nan", "inf" }) do
       local code, _, err = rfs("wait x --deployment-id d1 --timeout " .. t .. " --endpoint " .. em.url)
       assert.equal(2, code)
-      assert.matches("\nrfs: %-%-timeout must be a number of seconds > 0", err)
+      assert.matches("\nrfs: %-%-timeout takes a number of seconds above 0", err)
     end
     local code, _, err = rfs("metadata x --sk " .. SK .. " --endpoint " .. em.url)
     assert.equal(2, code)
@@ -180,6 +181,248 @@ describe("the rfs command line", function()
     assert.matches("cli%-repl ROLLBACK_FAILED", out)
     assert.matches("client:stack%(name", out)
     assert.matches("error: ", out)
+  end)
+end)
+
+describe("the rfs command line against a hostile or odd server", function()
+  local em, all_output
+
+  setup(function()
+    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
+    all_output = {}
+  end)
+
+  teardown(function()
+    if em then em:stop() end
+    local text = table.concat(all_output, "\n")
+    assert.not_matches(SK, text, 1, true)
+    assert.not_matches(TOKEN, text, 1, true)
+  end)
+
+  local function rfs(args)
+    local code, out, err = run(LUA .. " bin/rfs " .. args)
+    all_output[#all_output + 1] = out
+    all_output[#all_output + 1] = err
+    return code, out, err
+  end
+
+  local function seed(t)
+    t.project_id = PROJECT
+    return em:seed(t)
+  end
+
+  -- what a terminal would obey: ESC, CR, BEL, a C1 CSI, a bidirectional override
+  local function assert_inert(text, what)
+    assert.is_nil(text:find("[\27\r\7]"), what .. " lets a control character through: " .. text)
+    assert.is_nil(text:find("\194\155", 1, true), what .. " lets a C1 control through")
+    assert.is_nil(text:find("\226\128\174", 1, true), what .. " lets a bidi override through")
+    assert.is_nil(text:find("\nFORGED", 1, true), what .. " lets a server forge a line")
+  end
+
+  local HOSTILE = "quota \27]0;owned\7\27[2J\27[31mred \194\155[1m \226\128\174 \r\nFORGED line"
+
+  it("shows server text in metadata, events, results and errors without obeying it", function()
+    seed{ stack_name = "cli-hostile", status = "DEPLOYMENT_FAILED", status_message = HOSTILE, description = HOSTILE,
+          failure_message = HOSTILE, outcome = "fail", deploy_seconds = 20 }
+    local code, out, err = rfs("metadata cli-hostile --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert_inert(out .. err, "metadata")
+    assert.matches("status_message%s+quota \\x1b%]0;owned\\x07", out)
+    assert.equal(10, select(2, out:gsub("\n", ""))) -- one line per field, none forged
+    code, out, err = rfs("continue-deploy cli-hostile --wait --endpoint " .. em.url)
+    assert.equal(1, code)
+    assert_inert(out, "the wait result")
+    assert_inert(err, "the progress")
+    assert.matches("\\x1b[2J", out, 1, true)
+    code, out, err = rfs("events cli-hostile --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert_inert(out .. err, "events")
+    assert.matches("CREATION_FAILED", out)
+    -- JSON is escaped by the encoder, and reads back to the very text
+    code, out = rfs("metadata cli-hostile --output json --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert_inert(out, "JSON metadata")
+    assert.equal("deployment failed: " .. HOSTILE, cjson.decode(out).status_message)
+    code, out = rfs("events cli-hostile --output json --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert_inert(out, "JSON events")
+    -- an error message from the server
+    em:fault{ match = { path = "/stacks/cli-hostile-err/" }, status = 400,
+              body = cjson.encode{ error_code = "AOS.00.0400\27[2J", error_msg = HOSTILE } }
+    code, out, err = rfs("metadata cli-hostile-err --endpoint " .. em.url)
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert_inert(err, "the error")
+    assert.equal(1, select(2, err:gsub("\n", "")))
+  end)
+
+  it("shows server text at the REPL without obeying it", function()
+    seed{ stack_name = "cli-repl-hostile", status = "DEPLOYMENT_FAILED", status_message = HOSTILE }
+    local code, out = run("printf \"stack('cli-repl-hostile'):metadata()\\nexit\\n\" | "
+                          .. LUA .. " bin/rfs repl --endpoint " .. em.url)
+    assert.equal(0, code)
+    assert.matches("cli%-repl%-hostile DEPLOYMENT_FAILED", out)
+    assert_inert(out, "the REPL")
+  end)
+
+  it("never shows a Lua traceback: NaN, infinities and odd types in a response", function()
+    local id = "0c6dd0b1-4c3e-4f5e-8a57-7d4a3f0f6a11"
+    local odd_meta = '{"stack_id": "' .. id .. '", "stack_name": "cli-odd", "status": "DEPLOYMENT_FAILED",'
+      .. ' "description": 1e999, "status_message": {"a": [1, NaN]}, "agencies": "huaweicloud",'
+      .. ' "create_time": -Infinity, "enable_auto_rollback": "yes", "vars_structure": [1, "x"]}'
+    em:fault{ match = { path = "/stacks/cli-odd/metadata" }, status = 200, body = odd_meta, count = 2 }
+    local code, out, err = rfs("metadata cli-odd --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    assert.matches("description%s+inf", out)
+    assert.matches("agencies%s+huaweicloud", out)
+    code, out, err = rfs("metadata cli-odd --output json --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    local m = cjson.decode(out)
+    assert.equal(cjson.null, m.description)
+    assert.equal(cjson.null, m.create_time)
+    local odd_events = '{"stack_events": [{"event_type": "LOG", "resource_name": {"x": 1}, "resource_type": [2],'
+      .. ' "event_message": ["a", "b"], "time": 5, "elapsed_seconds": 1e999}]}'
+    em:fault{ match = { path = "/stacks/cli-odd/events" }, status = 200, body = odd_events, count = 2 }
+    seed{ stack_name = "cli-odd" }
+    code, out, err = rfs("events cli-odd --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    assert.matches('LOG%s+%[2%]%.{"x":1}: %["a","b"%]', out)
+    code, out, err = rfs("events cli-odd --output json --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    assert.equal(cjson.null, cjson.decode(out)[1].elapsed_seconds)
+    for _, text in ipairs(all_output) do
+      assert.not_matches("traceback", text)
+      assert.not_matches("%.lua:%d+:", text)
+    end
+  end)
+
+  it("answers a bad --deployment-id or --timeout with a usage error (exit 2)", function()
+    for _, args in ipairs({ "wait x --deployment-id 'a b'", "events x --deployment-id ''",
+                            "wait x --deployment-id \"$(printf 'a\\033[2Jb')\"",
+                            "wait x --deployment-id " .. ("d"):rep(129), "wait x --deployment-id d --timeout 0",
+                            "wait x --deployment-id d --timeout=-5", "wait x --deployment-id d --timeout 1e999",
+                            "continue-deploy x --wait --timeout nan" }) do
+      local code, out, err = rfs(args .. " --endpoint " .. em.url)
+      assert.equal(2, code, args)
+      assert.equal("", out)
+      assert.matches("rfs: %-%-%a[%a-]+ takes ", err)
+      assert.not_matches("traceback", err)
+      assert.is_nil(err:find("\27", 1, true))
+    end
+  end)
+
+  it("turns an unexpected error into one line and exit 70", function()
+    local cli = require "rfs.cli"
+    local lines = {}
+    local stderr = { write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end }
+    local stdout = { write = function() error("stdout went away") end }
+    local code = cli.main({ "metadata", "cli-anything", "--endpoint", em.url },
+                          { stdout = stdout, stderr = stderr, new = function()
+                            return setmetatable({}, { __index = function() error("a bug in lua-rfs") end })
+                          end })
+    assert.equal(70, code)
+    local text = table.concat(lines)
+    assert.matches("^rfs: internal error: .*a bug in lua%-rfs", text)
+    assert.equal(1, select(2, text:gsub("\n", "")))
+    assert.not_matches("traceback", text)
+  end)
+end)
+
+describe("Ctrl-C during a wait", function()
+  local em
+
+  setup(function()
+    em = E.start{ ak = AK, sk = SK, time_scale = 1 }
+  end)
+
+  teardown(function()
+    if em then em:stop() end
+  end)
+
+  local function slurp(p)
+    local f = io.open(p)
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  -- Starts bin/rfs in the background; returns a handle with pid, and files for out/err/code.
+  local function start(args)
+    local base = os.tmpname()
+    local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s;")
+      :format(AK, SK, PROJECT)
+    assert(os.execute(("%s (%s bin/rfs %s > %s.out 2> %s.err & echo $! > %s.pid; wait $!; echo $? > %s.code) &")
+                        :format(env, LUA, args, base, base, base, base)))
+    local pid
+    for _ = 1, 100 do
+      pid = tonumber(slurp(base .. ".pid") or "")
+      if pid then break end
+      socket.sleep(0.02)
+    end
+    return { pid = pid, base = base }
+  end
+
+  local function finish(h, seconds)
+    local code
+    for _ = 1, seconds * 20 do
+      code = tonumber(slurp(h.base .. ".code") or "")
+      if code then break end
+      socket.sleep(0.05)
+    end
+    if not code then os.execute("kill -TERM " .. h.pid .. " 2>/dev/null") end
+    local out, err = slurp(h.base .. ".out"), slurp(h.base .. ".err")
+    for _, ext in ipairs({ "", ".out", ".err", ".pid", ".code" }) do os.remove(h.base .. ext) end
+    return code, out, err
+  end
+
+  -- until the emulator has seen n metadata reads of the stack: the wait is under way
+  local function polled(name, n)
+    for _ = 1, 200 do
+      local count = 0
+      for _, r in ipairs(em:requests()) do
+        if r.path:find("/stacks/" .. name .. "/metadata", 1, true) then count = count + 1 end
+      end
+      if count >= n then return true end
+      socket.sleep(0.05)
+    end
+    return false
+  end
+
+  it("exits 130 at once and prints the command that resumes the wait", function()
+    em:seed{ project_id = PROJECT, stack_name = "cli-int", status = "DEPLOYMENT_FAILED", deploy_seconds = 3600 }
+    local code, out = run(LUA .. " bin/rfs continue-deploy cli-int --output json --endpoint " .. em.url)
+    assert.equal(0, code)
+    local dep = cjson.decode(out).deployment_id
+    local h = start("wait cli-int --deployment-id " .. dep .. " --endpoint " .. em.url)
+    assert.is_true(polled("cli-int", 1))
+    os.execute("kill -INT " .. h.pid)
+    local status, _, err = finish(h, 5)
+    assert.equal(130, status)
+    local resume = err:match("resume with: (rfs wait [^\n]+)")
+    assert.is_string(resume, err)
+    assert.matches("rfs wait cli-int --deployment-id " .. dep .. " --operation continue_deploy --endpoint "
+                   .. em.url, resume, 1, true)
+    -- the printed command picks the wait up again (here with a short timeout: exit 4, same deployment)
+    local code2, _, err2 = run(LUA .. " bin/" .. resume .. " --timeout 0.5")
+    assert.equal(4, code2)
+    assert.matches(dep, err2, 1, true)
+  end)
+
+  it("prints the resume command as a JSON line with --output json --quiet, after continue --wait", function()
+    em:seed{ project_id = PROJECT, stack_name = "cli-int-json", status = "DEPLOYMENT_FAILED", deploy_seconds = 3600 }
+    local h = start("continue-deploy cli-int-json --wait --output json --quiet --endpoint " .. em.url)
+    assert.is_true(polled("cli-int-json", 2))
+    os.execute("kill -INT " .. h.pid)
+    local status, out, err = finish(h, 5)
+    assert.equal(130, status)
+    assert.equal("", out)
+    local line = cjson.decode(err)
+    assert.is_true(line.interrupted)
+    assert.equal("continue_deploy", line.operation)
+    assert.is_string(line.deployment_id)
+    assert.matches("^rfs wait cli%-int%-json %-%-deployment%-id " .. line.deployment_id:gsub("%-", "%%-"), line.resume)
+    assert.matches("--output json --quiet", line.resume, 1, true)
   end)
 end)
 

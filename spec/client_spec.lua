@@ -20,16 +20,22 @@ describe("rfs.new", function()
     assert.error_matches(function() rfs.new("cn-north-4") end, "expected a table of options")
   end)
 
-  it("says which variables to set when credentials are missing", function()
+  it("says what to set when a key pair is half given or no project can be found", function()
     local credentials = require "rfs.credentials"
     local function noenv() return nil end
-    assert.error_matches(function() credentials.resolve({}, noenv) end, "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK")
-    assert.error_matches(function() credentials.resolve({ ak = "a", sk = "b" }, noenv) end,
-                         "HUAWEICLOUD_SDK_PROJECT_ID")
+    assert.error_matches(function() credentials.resolve({ ak = "a" }, noenv) end, "has ak but not sk")
+    assert.error_matches(function() fake.client(fake.new(), { project_id = false }) end, "project_id")
+    assert.error_matches(function()
+      rfs.new{ endpoint = "https://rfs.test.example", ak = "a1234", sk = "b" }
+    end, "HUAWEICLOUD_SDK_PROJECT_ID")
     local env = { HUAWEICLOUD_SDK_AK = "envak", HUAWEICLOUD_SDK_SK = "envsk", HUAWEICLOUD_SDK_PROJECT_ID = "p123",
                   HUAWEICLOUD_SDK_REGION = "cn-east-3", HUAWEICLOUD_SDK_SECURITY_TOKEN = "tok" }
-    local c = credentials.resolve({ ak = "argak" }, function(k) return env[k] end)
-    assert.same({ ak = "argak", sk = "envsk", project_id = "p123", region = "cn-east-3", security_token = "tok" }, c)
+    -- the key pair comes whole from one source; the project and region from the first that has them
+    local c = credentials.resolve({ ak = "argak", sk = "argsk" }, function(k) return env[k] end)
+    assert.same({ "argak", "argsk", nil, "p123", "cn-east-3", "options" },
+                { c.ak, c.sk, c.security_token, c.project_id, c.region, c.source })
+    c = credentials.resolve({}, function(k) return env[k] end)
+    assert.same({ "envak", "envsk", "tok", "env" }, { c.ak, c.sk, c.security_token, c.source })
   end)
 
   it("reads credentials and region from the environment of a real process", function()
@@ -43,7 +49,7 @@ describe("rfs.new", function()
     local out = p:read("*a")
     p:close()
     assert.matches("rfs.Client%(https://rfs.ap%-southeast%-1.myhuaweicloud.com, project=proj%-env, "
-                   .. "region=ap%-southeast%-1, ak=ENVA%.%.%.%)", out)
+                   .. "region=ap%-southeast%-1, ak=ENVA%.%.%., source=env%)", out)
     assert.not_matches("envsecret", out)
   end)
 

@@ -80,7 +80,8 @@ local function call(emu, clock, method, path, query, body, extra)
 end
 
 local function control(emu, path, body)
-  local resp = emu:handle{ method = "POST", path = path, query = "", headers = {}, body = cjson.encode(body),
+  local resp = emu:handle{ method = "POST", path = path, query = "", body = cjson.encode(body),
+                           headers = { ["content-type"] = "application/json" },
                            peer = "127.0.0.1" }
   return resp.status, cjson.decode(resp.body)
 end

@@ -109,8 +109,114 @@ describe("rfs-emulator server", function()
     c:close()
   end)
 
+  it("answers a request followed by a half-close (shutdown of the sending side)", function()
+    -- a request larger than one read, so that the end of the stream comes with its last bytes
+    local fault = cjson.encode{ match = { path = "/never-requested" }, status = 500, body = ("x"):rep(200000) }
+    local c = connect(em.url)
+    assert(c:send("POST /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  .. "Content-Length: " .. #fault .. "\r\n\r\n" .. fault))
+    assert(c:shutdown("send"))
+    local status, _, body = read_response(c)
+    assert.equal(201, status)
+    assert.is_number(cjson.decode(body).faults)
+    assert.equal("closed", select(2, c:receive("*l"))) -- and then the server closes its side
+    c:close()
+  end)
+
+  it("refuses a poisoned fault with a 400 naming the field, and keeps serving", function()
+    local status, body = E.request(em.url .. "/_emulator/faults", "POST", '{"match": {"path": {}}, "status": 200.5}')
+    assert.equal(400, status)
+    assert.matches("fault: ", cjson.decode(body).error_msg)
+    status, body = E.request(em.url .. "/_emulator/faults", "POST", '{"status": 503, "body_bytes": 1e13}')
+    assert.equal(400, status)
+    assert.matches("body_bytes", cjson.decode(body).error_msg, 1, true)
+    local c = connect(em.url)
+    send_get(c, "/v1/proj123/stacks/any/metadata")
+    assert.equal(401, (read_response(c))) -- unsigned: the API answers as before, no fault applies
+    c:close()
+    assert.is_true(em:alive())
+  end)
+
+  it("takes a control POST only with Content-Type: application/json", function()
+    local c = connect(em.url)
+    local form = "stack_name=x&project_id=proj123"
+    assert(c:send("POST /_emulator/stacks HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                  .. "Content-Length: " .. #form .. "\r\n\r\n" .. form))
+    local status, _, body = read_response(c)
+    assert.equal(415, status)
+    assert.matches("application/json", cjson.decode(body).error_msg, 1, true)
+    c:close()
+  end)
+
   it("exits 0 on SIGTERM and on SIGINT", function()
     assert.equal(0, E.start{ ak = "A", sk = "B" }:stop("TERM"))
     assert.equal(0, E.start{ ak = "A", sk = "B" }:stop("INT"))
+  end)
+end)
+
+describe("rfs-emulator under many connections", function()
+  it("closes a connection left idle past --idle-timeout", function()
+    local em = E.start{ ak = "A", sk = "B", args = "--idle-timeout 0.3" }
+    local c = connect(em.url)
+    send_get(c, "/_emulator/health")
+    assert.equal(200, (read_response(c)))
+    local line, err = c:receive("*l") -- nothing more is sent: the server closes it
+    assert.is_nil(line)
+    assert.equal("closed", err)
+    c:close()
+    assert.equal(0, em:stop())
+  end)
+
+  it("answers 503 with Connection: close when every kept connection is busy", function()
+    local em = E.start{ ak = "A", sk = "B", args = "--max-connections 2" }
+    local busy = {}
+    for i = 1, 2 do
+      busy[i] = connect(em.url)
+      assert(busy[i]:send("GET /_emulator/health HTTP/1.1\r\n")) -- half a request: busy
+    end
+    local status, headers, body
+    for _ = 1, 50 do -- until the server has read both halves
+      local c = connect(em.url)
+      send_get(c, "/_emulator/health")
+      status, headers, body = read_response(c)
+      c:close()
+      if status == 503 then break end
+      socket.sleep(0.05)
+    end
+    assert.equal(503, status)
+    assert.equal("close", headers.connection)
+    assert.equal("AOS.00.0500", cjson.decode(body).error_code)
+    assert(busy[1]:send("Host: x\r\n\r\n")) -- a busy connection still gets its answer
+    assert.equal(200, (read_response(busy[1])))
+    for _, c in ipairs(busy) do c:close() end
+    assert.equal(0, em:stop())
+  end)
+
+  local fd_limit = tonumber(io.popen("ulimit -n"):read("*l")) or math.huge -- "unlimited"
+  local N = 1100
+  if fd_limit < N + 100 then
+    pending(("1,100 idle connections: ulimit -n is %d here, the spec needs %d"):format(fd_limit, N + 100))
+    return
+  end
+
+  it("stays up with 1,100 idle connections, keeps at most 512 of them, and answers a new one", function()
+    local em = E.start{ ak = "A", sk = "B" }
+    local host, port = em.url:match("^http://([^:/]+):(%d+)")
+    local idle = {}
+    for i = 1, N do
+      local c = socket.tcp()
+      c:settimeout(5)
+      assert(c:connect(host, tonumber(port)))
+      idle[i] = c
+    end
+    local c = connect(em.url)
+    send_get(c, "/_emulator/health")
+    assert.equal(200, (read_response(c)))
+    c:close()
+    assert.is_true(em:alive())
+    local fds = tonumber(io.popen("ls /proc/" .. em.pid .. "/fd | wc -l"):read("*l"))
+    assert.is_true(fds <= 512 + 16, "the emulator holds " .. fds .. " descriptors")
+    for _, s in ipairs(idle) do s:close() end
+    assert.equal(0, em:stop())
   end)
 end)

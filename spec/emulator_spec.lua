@@ -38,8 +38,10 @@ local function call(emu, clock, method, path, query, body, extra)
   return resp.status, cjson.decode(resp.body), resp
 end
 
-local function control(emu, method, path, body)
-  local resp = emu:handle{ method = method, path = path, query = "", headers = {}, body = body and cjson.encode(body) or "",
+local function control(emu, method, path, body, content_type)
+  local resp = emu:handle{ method = method, path = path, query = "",
+                           headers = { ["content-type"] = content_type or "application/json" },
+                           body = body and (type(body) == "string" and body or cjson.encode(body)) or "",
                            peer = "127.0.0.1" }
   return resp.status, cjson.decode(resp.body)
 end
@@ -310,6 +312,74 @@ describe("emulator faults", function()
     assert.equal(400, (control(emu, "POST", "/_emulator/stacks", { stack_name = "x" }))) -- no project
     assert.equal(404, (call(emu, clock, "GET", "/v1/" .. PROJECT .. "/stacks/x/metadata"))) -- nothing half-made
     assert.equal(400, (control(emu, "POST", "/_emulator/faults", { drop = "sideways" })))
+  end)
+
+  it("refuses a poisoned fault or seed with a 400 naming the field, and keeps serving", function()
+    local bad_faults = {
+      { '{"match": {"path": {}}}', "match.path" },
+      { '{"match": {"path": "/m", "host": "x"}}', "match.host" },
+      { '{"match": "/metadata"}', "match" },
+      { '{"match": {"method": 5}}', "match.method" },
+      { '{"status": 200.5}', "status" },
+      { '{"status": 1e20}', "status" },
+      { '{"status": 99}', "status" },
+      { '{"body_bytes": 1e13}', "body_bytes" },
+      { '{"count": -1}', "count" },
+      { '{"count": 0}', "count" },
+      { '{"count": 1.5}', "count" },
+      { '{"retry_after": -3}', "retry_after" },
+      { '{"retry_after": Infinity}', "retry_after" },
+      { '{"delay": NaN}', "delay" },
+      { '{"delay": 1e20}', "delay" },
+      { '{"rate": NaN}', "rate" },
+      { '{"truncate": "yes"}', "truncate" },
+      { '{"error_code": {"x": 1}}', "error_code" },
+      { '{"body": 5}', "body" },
+      { '{"nonsense": 1}', "nonsense" },
+    }
+    for _, case in ipairs(bad_faults) do
+      local status, body = control(emu, "POST", "/_emulator/faults", case[1])
+      assert.equal(400, status, case[1])
+      assert.equal("AOS.00.0400", body.error_code)
+      assert.matches(case[2], body.error_msg, 1, true)
+    end
+    local bad_seeds = {
+      { '{"stack_name": "s2", "deploy_seconds": NaN}', "deploy_seconds" },
+      { '{"stack_name": "s2", "deploy_seconds": -1}', "deploy_seconds" },
+      { '{"stack_name": "s2", "rollback_seconds": 1e300}', "rollback_seconds" },
+      { '{"stack_name": "s2", "resources": [{}]}', "resources[1]" },
+      { '{"stack_name": "s2", "resources": {"a": "b"}}', "resources" },
+      { '{"stack_name": "s2", "agencies": [{"provider_name": 5}]}', "agencies[1].provider_name" },
+      { '{"stack_name": "s2", "agencies": "huaweicloud"}', "agencies" },
+      { '{"stack_name": "s2", "vars_structure": [{"var_value": NaN}]}', "vars_structure[1].var_value" },
+      { '{"stack_name": "s2", "stack_id": "not-a-uuid"}', "stack_id" },
+      { '{"stack_name": "' .. ("s"):rep(129) .. '"}', "stack_name" },
+      { '{"stack_name": "s2", "project_id": "a/b"}', "project_id" },
+      { '{"stack_name": "s2", "enable_auto_rollback": "true"}', "enable_auto_rollback" },
+    }
+    for _, case in ipairs(bad_seeds) do
+      local status, body = control(emu, "POST", "/_emulator/stacks",
+                                   (case[1]:gsub("^{", '{"project_id": "' .. PROJECT .. '", ', 1)))
+      assert.equal(400, status, case[1])
+      assert.matches(case[2], body.error_msg, 1, true)
+    end
+    -- nothing was kept: requests and the emulated time go on as before
+    assert.equal(404, (call(emu, clock, "GET", "/v1/" .. PROJECT .. "/stacks/s2/metadata")))
+    assert.equal(202, (call(emu, clock, "POST", "/v1/" .. PROJECT .. "/stacks/s1/continuations")))
+    clock.now = 100
+    emu:tick()
+    assert.equal("DEPLOYMENT_COMPLETE", meta(emu, clock).status)
+  end)
+
+  it("takes control calls only with a JSON content type (no form posts from a web page)", function()
+    local seed_body = { project_id = PROJECT, stack_name = "s3" }
+    for _, ct in ipairs({ "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "" }) do
+      assert.equal(415, (control(emu, "POST", "/_emulator/stacks", seed_body, ct)), ct)
+      assert.equal(415, (control(emu, "POST", "/_emulator/reset", nil, ct)), ct)
+    end
+    assert.equal(404, (call(emu, clock, "GET", "/v1/" .. PROJECT .. "/stacks/s3/metadata")))
+    assert.equal(201, (control(emu, "POST", "/_emulator/stacks", seed_body, "Application/JSON; charset=utf-8")))
+    assert.equal(200, (call(emu, clock, "GET", "/v1/" .. PROJECT .. "/stacks/s3/metadata")))
   end)
 end)
 

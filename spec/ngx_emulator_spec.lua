@@ -126,6 +126,26 @@ describe("the emulator inside nginx", function()
     assert.equal(1, n)
   end)
 
+  it("refuses poisoned control bodies and form posts as the luasocket server does", function()
+    control("/_emulator/stacks", { project_id = PROJECT, stack_name = "ngx-em", status = "DEPLOYMENT_COMPLETE" })
+    for _, body in ipairs({ '{"match": {"path": {}}}', '{"status": 200.5}', '{"body_bytes": 1e13}', '{"count": -1}' }) do
+      local status, data = E.request(url .. "/_emulator/faults", "POST", body)
+      assert.equal(400, status, body)
+      assert.matches("^fault: ", cjson.decode(data).error_msg)
+    end
+    local status = E.request(url .. "/_emulator/stacks", "POST", '{"stack_name": "ngx-em", "deploy_seconds": NaN}')
+    assert.equal(400, status)
+    local socket = require "socket"
+    local c = assert(socket.connect("127.0.0.1", server.port))
+    c:settimeout(5)
+    local form = "project_id=" .. PROJECT .. "&stack_name=ngx-form"
+    assert(c:send("POST /_emulator/stacks HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                  .. "Content-Length: " .. #form .. "\r\nConnection: close\r\n\r\n" .. form))
+    assert.matches("^HTTP/1%.1 415", c:receive("*l"))
+    c:close()
+    assert(client():stack("ngx-em"):metadata()) -- nothing poisoned: it keeps serving
+  end)
+
   it("answers a body over 1 MiB with an RFS-shaped 413, in memory or in a file, and keeps serving", function()
     local big = ("x"):rep(1024 * 1024 + 10)
     for _, path in ipairs({ "/v1/" .. PROJECT .. "/stacks/ngx-em/continuations", "/_emulator/stacks" }) do

@@ -15,13 +15,15 @@ describe("the object userdata", function()
       assert.is_function(core[kind]._set, kind)
     end
     assert.is_function(core.Stack.metadata)
-    assert.is_nil(core.Template.metadata)
+    assert.is_nil(core.Template.continue_deploy) -- a stack's methods are not a template's
   end)
 
   it("reads as its kind, name, id and status", function()
     local plan = c:_object("ExecutionPlan", "add-ecs", ID, c:stack("web"))
     assert.equal("rfs.ExecutionPlan(add-ecs, id=" .. ID .. ", status=unknown (call plan:metadata()))", tostring(plan))
-    assert.equal("rfs.Template(net, status=unknown (call template:metadata()))", tostring(c:_object("Template", "net")))
+    -- a template has no status: its name and id say what it is
+    assert.equal("rfs.Template(net)", tostring(c:_object("Template", "net")))
+    assert.equal("rfs.Template(net, id=" .. ID .. ")", tostring(c:_object("Template", "net", ID)))
     assert.equal("rfs.StackSet(rollout, status=unknown (call stack_set:metadata()))",
                  tostring(c:_object("StackSet", "rollout")))
     assert.equal("web", plan.stack.name)
@@ -43,6 +45,13 @@ describe("the object userdata", function()
 
   it("checks names and ids per kind, naming the id option", function()
     assert.error_matches(function() c:_object("Template", "1net") end, "invalid template name '1net'")
+    -- RFS lets a template name start with, and hold, Chinese characters; 128 of them at most
+    assert.equal("网络-net_1", c:_object("Template", "网络-net_1").name)
+    assert.equal(("库"):rep(128), c:_object("Template", ("库"):rep(128)).name)
+    assert.error_matches(function() c:_object("Template", ("库"):rep(129)) end, "it must be 1%-128 characters")
+    assert.error_matches(function() c:_object("Template", "net\xe4\xb8") end, "invalid template name")
+    assert.error_matches(function() c:_object("Template", "net\xe2\x80\x8b") end, "invalid template name")
+    assert.error_matches(function() c:stack("网络") end, "invalid stack name")
     assert.error_matches(function() c:_object("StackSet", "ok", "nope") end, "invalid stack_set_id 'nope'")
     assert.error_matches(function() c:_object("ExecutionPlan", "p", "x", c:stack("a")) end,
                          "invalid execution_plan_id 'x'")

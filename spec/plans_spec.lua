@@ -2,7 +2,6 @@
 -- real signing, a fake clock): every operation, the documented refusals, plan expiry, the
 -- id guards, and stack:wait{} following an apply.
 local inproc = require "inproc"
-local cjson = require "cjson"
 
 local V1 = [[
 resource "huaweicloud_vpc" "vpc" {
@@ -44,14 +43,6 @@ local OTHER_ID = "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3"
 
 describe("execution plans", function()
   local w, client, stack, fast
-
-  -- a control request as a person (or the hardened control API) sends it
-  local function control(path, body)
-    local resp = w.emu:handle{ method = "POST", path = path, query = "",
-                               headers = { ["content-type"] = "application/json" }, body = cjson.encode(body),
-                               peer = "127.0.0.1" }
-    assert(resp.status < 300, resp.body)
-  end
 
   local function ready_plan(name, template)
     local plan = assert(stack:create_plan(name, { template_body = template or V2 }))
@@ -195,7 +186,7 @@ describe("execution plans", function()
     local _, early = creating:apply()
     assert.equal("RF.10012543", early.code)
 
-    control("/_emulator/stacks", { project_id = inproc.PROJECT, stack_name = "web", status = "DEPLOYMENT_IN_PROGRESS" })
+    w:seed{ project_id = inproc.PROJECT, stack_name = "web", status = "DEPLOYMENT_IN_PROGRESS" }
     _, err = plan:apply()
     assert.equal("invalid_state", err.kind)
     assert.equal("RF.10012542", err.code)

@@ -210,3 +210,109 @@ mark("collected")
     assert.equal(expected, out)
   end)
 end)
+
+describe("secrets from the profile file, the metadata service and federation", function()
+  local credentials = require "rfs.credentials"
+  local inproc = require "inproc"
+
+  local function with_env(env, fn)
+    local saved = credentials.resolve
+    credentials.resolve = function(opts) return saved(opts, function(k) return env[k] end) end
+    local ok, a, b = pcall(fn)
+    credentials.resolve = saved
+    assert(ok, a)
+    return a, b
+  end
+
+  local function assert_none(what, text, secrets)
+    for _, s in ipairs(secrets) do
+      assert.is_nil(text:find(s, 1, true), what .. " shows a secret")
+      assert.is_nil(text:find(s:sub(3, 14), 1, true), what .. " shows part of a secret")
+    end
+  end
+
+  it("never appear in profile errors and warnings, even on the line that is malformed", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("[basic]\nak = ", AK, "\n", SK, "\nsecurity_token = ", TOKEN, "\n")
+    f:close()
+    os.execute("chmod 644 " .. path)
+    local ok, msg = pcall(with_env, { HUAWEICLOUD_SDK_CREDENTIALS_FILE = path }, function()
+      return rfs.new{ endpoint = "https://rfs.test.example", project_id = PROJECT }
+    end)
+    assert.is_false(ok)
+    assert_clean("a malformed profile's error", msg)
+    f = assert(io.open(path, "w"))
+    f:write("[basic]\nak = ", AK, "\nsk = ", SK, "\nsecurity_token = ", TOKEN, "\n")
+    f:close()
+    local warned = {}
+    local profile = require "rfs.credentials.profile"
+    local saved = profile.warn
+    profile.warn = function(m) warned[#warned + 1] = m end
+    local c = with_env({ HUAWEICLOUD_SDK_CREDENTIALS_FILE = path }, function()
+      return rfs.new{ endpoint = "https://rfs.test.example", project_id = PROJECT, transport = function() end }
+    end)
+    profile.warn = saved
+    os.remove(path)
+    assert.equal(1, #warned)
+    assert_clean("a profile client and its warning", c, warned, help.text and help.text(c) or "")
+  end)
+
+  it("never appear in a metadata client, its errors, its wait or the emulator's log", function()
+    local w = inproc.new{ epoch = os.time() }
+    w:identity{ key_lifetime = 1800 } -- every request refreshes: many keys issued
+    local c = with_env({ HOME = "/nonexistent" }, function()
+      return rfs.new{ endpoint = "http://emulator.local", metadata_endpoint = "http://metadata.local",
+                      project_id = PROJECT, transport = w.transport, sleep = w.sleep, clock = w.clock }
+    end)
+    w:seed{ project_id = PROJECT, stack_name = "web", status = "DEPLOYMENT_FAILED", deploy_seconds = 3600 }
+    local stack = c:stack("web")
+    local out = buffer()
+    local dep = assert(stack:continue_deploy())
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock, on_progress = rfs.progress.json{ out = out } })
+    local _, err = stack:continue_deploy()
+    w:identity{ expire_keys = true, agency = false }
+    local _, err2 = stack:metadata()
+    local secrets = {}
+    for _, rec in pairs(w.emu.identity.keys) do
+      secrets[#secrets + 1] = rec.sk
+      secrets[#secrets + 1] = rec.token
+    end
+    for token in pairs(w.emu.identity.tokens) do secrets[#secrets + 1] = token end
+    assert.is_true(#secrets >= 6)
+    local log = cjson.encode(w:requests())
+    local text = table.concat(flatten({ c, stack, dep, res, err, err2, out:text(), log }), "\n")
+    assert.equal("auth", err2.kind)
+    assert_none("a metadata client's objects, errors and log", text, secrets)
+  end)
+
+  it("never appear in a federated client or the errors of a failed exchange", function()
+    local w = inproc.new{ epoch = os.time() }
+    local jwt = "eyJhbGciOiJSUzI1NiJ9.secret-claims-0123456789.signature-abcdef"
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(jwt)
+    f:close()
+    local function client(idp)
+      return with_env({ HOME = "/nonexistent", HUAWEICLOUD_SDK_IDP_ID = idp, HUAWEICLOUD_SDK_ID_TOKEN_FILE = path },
+                      function()
+        return rfs.new{ endpoint = "http://emulator.local", iam_endpoint = "http://iam.local", project_id = PROJECT,
+                        transport = w.transport, sleep = w.sleep, clock = w.clock, retry = false }
+      end)
+    end
+    w:seed{ project_id = PROJECT, stack_name = "web", status = "DEPLOYMENT_FAILED" }
+    local good = client("idp-emulator")
+    local meta = assert(good:stack("web"):metadata())
+    local _, err = client("idp-unknown"):stack("web"):metadata()
+    os.remove(path)
+    assert.equal("auth", err.kind)
+    local secrets = { jwt }
+    for _, rec in pairs(w.emu.identity.keys) do
+      secrets[#secrets + 1] = rec.sk
+      secrets[#secrets + 1] = rec.token
+    end
+    for subject in pairs(w.emu.identity.subjects) do secrets[#secrets + 1] = subject end
+    local text = table.concat(flatten({ good, meta, err, cjson.encode(w:requests()) }), "\n")
+    assert_none("a federated client, its errors and the log", text, secrets)
+  end)
+end)

@@ -5,6 +5,8 @@
  * safe to collect; one idempotent release() serves close(), __gc and __close.
  */
 #include <math.h>
+#include <sys/stat.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +34,8 @@ static void client_release(rfs_client *c)
     free(c->endpoint);
     free(c->project_id);
     free(c->region);
-    c->endpoint = c->project_id = c->region = NULL;
+    free(c->source);
+    c->endpoint = c->project_id = c->region = c->source = NULL;
     c->open = 0;
 }
 
@@ -114,11 +117,14 @@ static int bool_field(lua_State *L, int opts, const char *key, int dflt)
     return v;
 }
 
-/* core.new_client{endpoint=, project_id=, region=, ak=, sk=, security_token=,
- *                 timeout=, connect_timeout=, verify_tls=, ca_file=, proxy=} */
+/* core.new_client{endpoint=, project_id=, region=, ak=, sk=, security_token=, source=,
+ *                 timeout=, connect_timeout=, verify_tls=, ca_file=, proxy=, keys_later=}
+ * keys_later = true: ak, sk and project_id may be missing; client:_set_keys and
+ * client:_set_project give them before the first request (rfs.new does no I/O). */
 int rfs_client_new(lua_State *L)
 {
     rfs_client *c;
+    int later;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     c = (rfs_client *)rfs_newuserdata(L, sizeof(*c));
@@ -127,11 +133,13 @@ int rfs_client_new(lua_State *L)
     luaL_getmetatable(L, RFS_CLIENT_MT);
     lua_setmetatable(L, -2);
 
+    later = bool_field(L, 1, "keys_later", 0);
     c->endpoint = dup_field(L, 1, "endpoint", NULL, 1);
-    c->project_id = dup_field(L, 1, "project_id", NULL, 1);
+    c->project_id = dup_field(L, 1, "project_id", NULL, !later);
     c->region = dup_field(L, 1, "region", NULL, 0);
-    c->ak = dup_field(L, 1, "ak", &c->ak_len, 1);
-    c->sk = dup_field(L, 1, "sk", &c->sk_len, 1);
+    c->source = dup_field(L, 1, "source", NULL, 0);
+    c->ak = dup_field(L, 1, "ak", &c->ak_len, !later);
+    c->sk = dup_field(L, 1, "sk", &c->sk_len, !later);
     c->token = dup_field(L, 1, "security_token", &c->token_len, 0);
     /* rounded up: a positive timeout never becomes curl's 0, "no timeout" */
     c->http.timeout_ms = (long)ceil(num_field(L, 1, "timeout") * 1000);
@@ -139,7 +147,7 @@ int rfs_client_new(lua_State *L)
     c->http.verify_tls = bool_field(L, 1, "verify_tls", 1);
     c->http.ca_file = dup_field(L, 1, "ca_file", NULL, 0);
     c->http.proxy = dup_field(L, 1, "proxy", NULL, 0);
-    if (c->ak_len == 0 || c->sk_len == 0)
+    if ((c->ak_len == 0 || c->sk_len == 0) && !(later && c->ak == NULL && c->sk == NULL))
         return luaL_error(L, "rfs: ak and sk must not be empty");
     if (!rfs_http_init(&c->http))
         return luaL_error(L, "rfs: could not create a libcurl handle");
@@ -170,11 +178,14 @@ static int client_tostring(lua_State *L)
     {
         char prefix[5];
         size_t n = c->ak_len > 4 ? 4 : c->ak_len;
-        memcpy(prefix, c->ak, n);
+        if (c->ak != NULL)
+            memcpy(prefix, c->ak, n);
         prefix[n] = '\0';
-        lua_pushfstring(L, "rfs.Client(%s, project=%s%s%s, ak=%s%s)", c->endpoint, c->project_id,
-                        c->region ? ", region=" : "", c->region ? c->region : "", prefix,
-                        c->ak_len > 4 ? "..." : "");
+        lua_pushfstring(L, "rfs.Client(%s, project=%s%s%s, ak=%s%s%s%s)", c->endpoint,
+                        c->project_id ? c->project_id : "(looked up on the first request)",
+                        c->region ? ", region=" : "", c->region ? c->region : "",
+                        c->ak ? prefix : "(fetched on the first request)", c->ak_len > 4 ? "..." : "",
+                        c->source ? ", source=" : "", c->source ? c->source : "");
     }
     return 1;
 }
@@ -208,6 +219,9 @@ static int client_index(lua_State *L)
             return 1;
         } else if (strcmp(key, "region") == 0) {
             push_opt_string(L, c->region);
+            return 1;
+        } else if (strcmp(key, "source") == 0) {
+            push_opt_string(L, c->source);
             return 1;
         } else if (strcmp(key, "closed") == 0) {
             lua_pushboolean(L, !c->open);
@@ -305,6 +319,8 @@ static int client_sign(lua_State *L)
 
     luaL_checktype(L, 4, LUA_TTABLE);
     body = luaL_optlstring(L, 5, "", &body_len);
+    if (c->ak == NULL)
+        return luaL_error(L, "rfs: this client has no keys yet (they come with its first request)");
     lua_settop(L, 5);
     lua_pushcfunction(L, set_signed_headers); /* allocated before any C buffer exists */
     r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
@@ -323,6 +339,93 @@ static int client_sign(lua_State *L)
     if (status != 0)
         return lua_error(L);
     lua_pushvalue(L, 4);
+    return 1;
+}
+
+/* A checked secret argument: a non-empty string without CR, LF or NUL (nil when optional). */
+static const char *secret_arg(lua_State *L, int idx, const char *name, size_t *len, int optional)
+{
+    const char *s;
+    *len = 0;
+    if (optional && lua_isnoneornil(L, idx))
+        return NULL;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "rfs: %s must be a string (got %s)", name, luaL_typename(L, idx));
+    s = lua_tolstring(L, idx, len);
+    if (*len == 0 || !rfs_header_value_ok(s, *len))
+        luaL_error(L, "rfs: %s must be a non-empty string without CR, LF or NUL", name);
+    return s;
+}
+
+static char *copy_bytes(const char *s, size_t n)
+{
+    char *p = s != NULL ? malloc(n + 1) : NULL;
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* client:_set_keys(ak, sk, security_token|nil, source): new (temporary) keys replace the
+ * old ones, which are wiped. Every argument is checked before anything is replaced. */
+static int client_set_keys(lua_State *L)
+{
+    rfs_client *c = rfs_client_check_open(L, 1);
+    size_t ak_len, sk_len, token_len, source_len;
+    const char *ak_s = secret_arg(L, 2, "ak", &ak_len, 0);
+    const char *sk_s = secret_arg(L, 3, "sk", &sk_len, 0);
+    const char *token_s = secret_arg(L, 4, "security_token", &token_len, 1);
+    const char *source_s = luaL_checklstring(L, 5, &source_len);
+    char *ak = copy_bytes(ak_s, ak_len), *sk = copy_bytes(sk_s, sk_len);
+    char *token = copy_bytes(token_s, token_len), *source = copy_bytes(source_s, source_len);
+
+    if (ak == NULL || sk == NULL || source == NULL || (token_s != NULL && token == NULL)) {
+        wipe_free(&ak, ak_len);
+        wipe_free(&sk, sk_len);
+        wipe_free(&token, token_len);
+        free(source);
+        return luaL_error(L, "rfs: out of memory");
+    }
+    wipe_free(&c->ak, c->ak_len);
+    wipe_free(&c->sk, c->sk_len);
+    wipe_free(&c->token, c->token_len);
+    free(c->source);
+    c->ak = ak;
+    c->ak_len = ak_len;
+    c->sk = sk;
+    c->sk_len = sk_len;
+    c->token = token;
+    c->token_len = token_len;
+    c->source = source;
+    return 0;
+}
+
+/* client:_set_project(project_id): the project looked up at IAM. */
+static int client_set_project(lua_State *L)
+{
+    rfs_client *c = rfs_client_check_open(L, 1);
+    size_t n;
+    const char *s = secret_arg(L, 2, "project_id", &n, 0);
+    char *p = copy_bytes(s, n);
+    if (p == NULL)
+        return luaL_error(L, "rfs: out of memory");
+    free(c->project_id);
+    c->project_id = p;
+    return 0;
+}
+
+/* core.file_mode(path) -> the permission bits (e.g. 384 for 0600) | nil, message */
+int rfs_file_mode(lua_State *L)
+{
+    struct stat st;
+    const char *path = luaL_checkstring(L, 1);
+    if (stat(path, &st) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, strerror(errno));
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
     return 1;
 }
 
@@ -401,6 +504,8 @@ void rfs_client_register(lua_State *L)
         { "_http", client_http },
         { "_stack", rfs_stack_new },
         { "_object", rfs_object_new },
+        { "_set_keys", client_set_keys },
+        { "_set_project", client_set_project },
         { NULL, NULL },
     };
 

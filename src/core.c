@@ -345,6 +345,7 @@ int luaopen_rfs_core(lua_State *L)
         { "sleep", core_sleep },
         { "watch_signals", core_watch_signals },
         { "signalled", core_signalled },
+        { "file_mode", rfs_file_mode },
         { NULL, NULL },
     };
 

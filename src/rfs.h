@@ -25,12 +25,14 @@ typedef struct {
     char *endpoint;
     char *project_id;
     char *region;
+    char *source;            /* where the keys came from, for tostring: "env", "metadata", ... */
     int open;                /* 1 between a successful construction and close() */
 } rfs_client;
 
 /* client.c */
 void rfs_client_register(lua_State *L);
 int rfs_client_new(lua_State *L);
+int rfs_file_mode(lua_State *L);
 rfs_client *rfs_client_check_open(lua_State *L, int idx);
 
 /* The one response header parser: a raw "Name: value" block (status lines skipped)

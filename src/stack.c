@@ -14,6 +14,8 @@
 #include "rfs.h"
 
 #define NAME_MAX_LEN 128
+/* a template name may hold up to 128 Chinese characters: 3 bytes each in UTF-8 */
+#define NAME_MAX_BYTES (NAME_MAX_LEN * 3)
 #define ID_LEN 36
 #define STATUS_MAX_LEN 32
 #define DEPLOYMENT_ID_MAX_LEN 128
@@ -41,7 +43,7 @@ static const rfs_kind KINDS[KIND_COUNT] = {
 
 typedef struct {
     int kind;
-    char name[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_BYTES + 1];
     char id[ID_LEN + 1];
     char status[STATUS_MAX_LEN + 1];
     char deployment_id[DEPLOYMENT_ID_MAX_LEN + 1];
@@ -73,6 +75,41 @@ static int valid_stack_name(const char *s, size_t n)
         if (!(is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '-'))
             return 0;
     return 1;
+}
+
+/* Length of the UTF-8 CJK ideograph (U+4E00..U+9FFF) at s, or 0. */
+static size_t cjk_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned cp;
+    if (n < 3 || (u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80)
+        return 0;
+    cp = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+    return cp >= 0x4E00 && cp <= 0x9FFF ? 3 : 0;
+}
+
+/* A template name: 1-128 characters, a letter or Chinese character first, then letters,
+ * digits, Chinese characters, '_' or '-'. */
+#define TEMPLATE_NAME_RULE "1-128 characters: a letter or Chinese character first, then letters, digits, " \
+                           "Chinese characters, '_' or '-'"
+static int valid_template_name(const char *s, size_t n)
+{
+    size_t i = 0, chars = 0, c;
+    while (i < n) {
+        if ((c = cjk_len(s + i, n - i)) == 0) {
+            if (!(is_alpha(s[i]) || (i > 0 && (is_digit(s[i]) || s[i] == '_' || s[i] == '-'))))
+                return 0;
+            c = 1;
+        }
+        i += c;
+        chars++;
+    }
+    return chars >= 1 && chars <= NAME_MAX_LEN;
+}
+
+static int valid_name(int kind, const char *s, size_t n)
+{
+    return kind == KIND_TEMPLATE ? valid_template_name(s, n) : valid_stack_name(s, n);
 }
 
 /* 8-4-4-4-12 hex digits */
@@ -143,9 +180,13 @@ static int new_object(lua_State *L, int kind, int name_idx, int owner_idx)
     if (lua_type(L, name_idx) != LUA_TSTRING)
         return luaL_error(L, "rfs: %s name must be a string (got %s)", k->self, luaL_typename(L, name_idx));
     name = lua_tolstring(L, name_idx, &name_len);
-    if (!valid_stack_name(name, name_len))
+    if (!valid_name(kind, name, name_len)) {
+        if (kind == KIND_TEMPLATE)
+            return luaL_error(L, "rfs: invalid template name %s: it must be " TEMPLATE_NAME_RULE,
+                              rfs_push_display(L, name, name_len));
         return luaL_error(L, "rfs: invalid %s name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$", k->self,
                           rfs_push_display(L, name, name_len));
+    }
     if (!lua_isnoneornil(L, name_idx + 1)) {
         if (lua_type(L, name_idx + 1) != LUA_TSTRING)
             return luaL_error(L, "rfs: %s must be a string (got %s)", k->id, luaL_typename(L, name_idx + 1));
@@ -204,7 +245,7 @@ static void push_field(lua_State *L, const char *v)
 static char *field_slot(rfs_stack *s, const char *key, size_t *max)
 {
     if (strcmp(key, "name") == 0) {
-        *max = NAME_MAX_LEN;
+        *max = NAME_MAX_BYTES;
         return s->name;
     } else if (strcmp(key, "id") == 0) {
         *max = ID_LEN;
@@ -212,7 +253,9 @@ static char *field_slot(rfs_stack *s, const char *key, size_t *max)
     } else if (strcmp(key, "status") == 0) {
         *max = STATUS_MAX_LEN;
         return s->status;
-    } else if (strcmp(key, "deployment_id") == 0) {
+    } else if (strcmp(key, "deployment_id") == 0 ||
+               (s->kind == KIND_STACK_SET && strcmp(key, "operation_id") == 0)) {
+        /* a stack set's last operation is a stack_set_operation_id: ss.operation_id */
         *max = DEPLOYMENT_ID_MAX_LEN;
         return s->deployment_id;
     } else if (strcmp(key, "operation") == 0) {
@@ -301,12 +344,15 @@ static int stack_tostring(lua_State *L)
 {
     rfs_stack *s = check_stack(L, 1);
     const rfs_kind *k = &KINDS[s->kind];
-    if (s->status[0])
+    const char *last = s->kind == KIND_STACK_SET ? ", operation_id=" : ", deployment_id=";
+    if (s->kind == KIND_TEMPLATE) /* a template has no status: name and id say it all */
+        lua_pushfstring(L, "%s(%s%s%s)", k->mt, s->name, s->id[0] ? ", id=" : "", s->id);
+    else if (s->status[0])
         lua_pushfstring(L, "%s(%s%s%s, status=%s%s%s)", k->mt, s->name, s->id[0] ? ", id=" : "", s->id,
-                        s->status, s->deployment_id[0] ? ", deployment_id=" : "", s->deployment_id);
+                        s->status, s->deployment_id[0] ? last : "", s->deployment_id);
     else
         lua_pushfstring(L, "%s(%s%s%s, status=unknown (call %s:metadata())%s%s)", k->mt, s->name,
-                        s->id[0] ? ", id=" : "", s->id, k->self, s->deployment_id[0] ? ", deployment_id=" : "",
+                        s->id[0] ? ", id=" : "", s->id, k->self, s->deployment_id[0] ? last : "",
                         s->deployment_id);
     return 1;
 }

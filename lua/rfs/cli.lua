@@ -5,18 +5,88 @@
 --                                   the operation model by rfs.cli_commands (list, create, ...)
 -- Global options are accepted anywhere on the line. Credentials come only from the
 -- environment (a command line shows in `ps`). Exit codes: 0 ok, 1 the operation ended in
--- a failure state, 2 usage, 3 API or auth error, 4 timeout.
+-- a failure state, 2 usage, 3 API or auth error, 4 timeout, 70 internal error, 130 interrupted
+-- (Ctrl-C; 128 + the signal's number).
+--
+-- Text from the server is shown, never obeyed: in text output every control character
+-- (ESC, CR, LF...), C1 control, bidirectional override and invalid UTF-8 byte is written as
+-- \xNN, so a status message cannot retitle the terminal, clear it or forge a line.
 
 local argparse = require "argparse"
 local cjson = require "cjson"
+local core = require "rfs.core"
 local rfs = require "rfs"
+local retry = require "rfs.retry"
 local stack_mod = require "rfs.stack"
 local cli_commands = require "rfs.cli_commands"
 local render = require "rfs.render"
 
 local cli = {}
 
-cli.EXIT = { ok = 0, failed = 1, usage = 2, api = 3, timeout = 4 }
+cli.EXIT = { ok = 0, failed = 1, usage = 2, api = 3, timeout = 4, internal = 70, interrupted = 130 }
+
+-- Terminal-safe text ------------------------------------------------------------------------
+
+local function escaped(c)
+  return (c:gsub(".", function(b) return ("\\x%02x"):format(b:byte()) end))
+end
+
+-- Valid UTF-8 characters a terminal shows as they are; nil for a control or an invalid byte.
+local function utf8_char(s, i)
+  local b = s:byte(i)
+  if b >= 0x20 and b < 0x7f then return s:sub(i, i) end
+  local n = (b >= 0xc2 and b <= 0xdf and 2) or (b >= 0xe0 and b <= 0xef and 3) or (b >= 0xf0 and b <= 0xf4 and 4)
+  if not n then return nil end
+  local c = s:sub(i, i + n - 1)
+  if #c < n or c:find("[^\128-\191]", 2) then return nil end -- a continuation byte missing
+  local b2 = c:byte(2)
+  if (b == 0xe0 and b2 < 0xa0) or (b == 0xed and b2 > 0x9f) or (b == 0xf0 and b2 < 0x90) or (b == 0xf4 and b2 > 0x8f) then
+    return nil -- overlong, surrogate or past U+10FFFF
+  end
+  if b == 0xc2 and b2 <= 0x9f then return nil end -- C1 controls (U+0080-U+009F, CSI among them)
+  if c:find("^\226\128[\168-\174]") or c:find("^\226\129[\166-\169]") then
+    return nil -- line/paragraph separators and bidirectional overrides (U+2028-202E, U+2066-2069)
+  end
+  return c
+end
+
+--- s as one line a terminal shows and does not obey (see the top of this file).
+function cli.printable(s)
+  s = tostring(s)
+  if not s:find("[%c\127-\255]") then return s end
+  local out, i = {}, 1
+  while i <= #s do
+    local c = utf8_char(s, i)
+    out[#out + 1] = c or escaped(s:sub(i, i))
+    i = i + (c and #c or 1)
+  end
+  return table.concat(out)
+end
+local printable = cli.printable
+
+-- JSON output (rfs.render): lists are arrays, NaN and infinities null, C1 controls and
+-- bidirectional overrides \uXXXX.
+local json_encode = render.json
+cli.json_encode = json_encode
+
+-- A response value as text: strings made printable, anything else as compact JSON.
+local function text_value(v)
+  if type(v) == "string" then return printable(v) end
+  if type(v) == "table" then return printable(json_encode(v)) end
+  if v == cjson.null then return "null" end
+  return printable(tostring(v))
+end
+
+-- A response object for the text renderers: every field made a printable string (numbers
+-- and booleans kept), so no renderer meets an odd type or a control character.
+local function text_fields(t)
+  local out = {}
+  if type(t) ~= "table" then return out end
+  for k, v in pairs(t) do
+    out[k] = (type(v) == "number" or type(v) == "boolean") and v or text_value(v)
+  end
+  return out
+end
 
 local SECRET_FLAGS = { "--ak", "--sk", "--security-token", "--access-key", "--secret-key" }
 
@@ -52,11 +122,29 @@ local function merge_globals(args)
   return args
 end
 
+-- Option values checked here, so that a bad one is a usage error (exit 2), not a raise
+-- deep in the library.
+local function seconds(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n <= 0 or n == math.huge then
+    return nil, "--timeout takes a number of seconds above 0, not " .. rfs.errors.display(v)
+  end
+  return n
+end
+
+local function deployment_id(v)
+  if v == "" or #v > 128 or v:find("[%c%s]") then
+    return nil, "--deployment-id takes 1 to 128 characters without spaces or control characters, not "
+      .. rfs.errors.display(v)
+  end
+  return v
+end
+
 local function build_parser()
   local parser = argparse("rfs", "Create, deploy, inspect, recover and delete Huawei Cloud RFS stacks.")
     :epilog("Credentials come from HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and, for temporary ones, "
             .. "HUAWEICLOUD_SDK_SECURITY_TOKEN.\nExit codes: 0 ok, 1 ended in a failure state, 2 usage, "
-            .. "3 API or auth error, 4 timeout.")
+            .. "3 API or auth error, 4 timeout, 70 internal error, 130 interrupted (Ctrl-C; the wait can be resumed).")
     :add_help_command(false)
   parser:command_target("command")
   add_globals(parser)
@@ -66,12 +154,6 @@ local function build_parser()
     add_globals(c, "cmd_")
     return c
   end
-  -- stack:wait refuses a timeout that is not a finite number > 0: say so as a usage error
-  local function seconds(text)
-    local n = tonumber(text)
-    if n and n > 0 and n < math.huge then return n end
-    return nil, "--timeout must be a number of seconds > 0 (got " .. text .. ")"
-  end
   stack_command("metadata", "show a stack's metadata")
   for _, name in ipairs({ "continue-deploy", "continue-rollback" }) do
     local c = stack_command(name, name == "continue-deploy" and "continue a failed deployment (DEPLOYMENT_FAILED)"
@@ -80,14 +162,16 @@ local function build_parser()
     c:option("--timeout", "seconds to wait at most"):convert(seconds)
   end
   local ev = stack_command("events", "list a stack's events (oldest first)")
-  ev:option("--deployment-id", "only this deployment's events")
+  ev:option("--deployment-id", "only this deployment's events"):convert(deployment_id)
   ev:option("--filter", "e.g. event_type==ERROR (',' is AND, '|' is OR)")
   ev:flag("--follow", "keep printing new events until the stack settles")
   local w = stack_command("wait", "wait until a stack settles after a continue")
-  w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)")
-  w:option("--operation", "what the deployment was"):choices({ "continue_deploy", "continue_rollback" })
+  w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
+  w:option("--operation", "what the deployment was (default continue_deploy)")
+    :choices({ "continue_deploy", "continue_rollback", "create", "deploy", "delete" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
   cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
+  add_globals(parser:command("whoami", "show which credentials source and project are used (no secrets)"), "cmd_")
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
   return parser
@@ -106,12 +190,21 @@ end
 local function metadata_text(meta)
   local lines, width = {}, 0
   for _, k in ipairs(METADATA_ORDER) do width = math.max(width, #k) end
-  local function line(k, v) lines[#lines + 1] = ("%-" .. width .. "s  %s"):format(k, tostring(v)) end
+  local function line(k, v) lines[#lines + 1] = ("%-" .. width .. "s  %s"):format(k, text_value(v)) end
   for _, k in ipairs(METADATA_ORDER) do
     if meta[k] ~= nil then line(k, meta[k]) end
   end
-  for _, a in ipairs(meta.agencies or {}) do
-    line("agency", ("%s -> %s"):format(tostring(a.provider_name), tostring(a.agency_name or a.agency_urn)))
+  local agencies = meta.agencies
+  if type(agencies) == "table" and #agencies > 0 then
+    for _, a in ipairs(agencies) do
+      if type(a) == "table" then
+        line("agency", ("%s -> %s"):format(text_value(a.provider_name), text_value(a.agency_name or a.agency_urn)))
+      else
+        line("agency", a)
+      end
+    end
+  elseif agencies ~= nil and type(agencies) ~= "table" then
+    line("agencies", agencies)
   end
   return table.concat(lines, "\n")
 end
@@ -122,18 +215,105 @@ local function result_json(res)
            status_message = res.status_message, failures = render.array(json_value(res.failures or {})) }
 end
 
+-- A wait result shown as text: its own tostring, over fields made printable.
+local function result_text(res)
+  local shown = text_fields(res)
+  shown.failures = {}
+  for i, f in ipairs(type(res.failures) == "table" and res.failures or {}) do shown.failures[i] = text_fields(f) end
+  return printable(tostring(setmetatable(shown, getmetatable(res))))
+end
+
+-- Interrupts ------------------------------------------------------------------------------
+-- A waiting command watches SIGINT/SIGTERM (core.watch_signals) and sleeps in slices of
+-- 0.1 s; on a signal the sleep raises INTERRUPTED, which unwinds the wait (it holds no
+-- resources), and the command prints how to resume and exits 128 + the signal's number.
+
+local INTERRUPTED = setmetatable({}, { __tostring = function() return "interrupted" end })
+local SLICE = 0.1
+
+local function interruptible_sleep(seconds_)
+  local clock = retry.default_clock()
+  local deadline = clock() + seconds_
+  while true do
+    if core.signalled() then error(INTERRUPTED, 0) end
+    local left = deadline - clock()
+    if left <= 0 then return end
+    core.sleep(math.min(left, SLICE))
+  end
+end
+cli.interruptible_sleep = interruptible_sleep
+
+local function shell_word(v)
+  v = tostring(v)
+  if v:match("^[%w@%%+=:,./_-]+$") then return v end
+  return "'" .. v:gsub("'", "'\\''") .. "'"
+end
+
+-- An endpoint as it may be shown: a password in it is masked.
+local function shown_endpoint(url)
+  return (url:gsub("^(%a[%w+.-]*://[^/@:]*):[^/@]*@", "%1:***@"))
+end
+
 -- Running a command ------------------------------------------------------------------------
 
 local Run = { EXIT = cli.EXIT }
 Run.__index = Run
 
-function Run:out(s) self.io.stdout:write(s, "\n") end
-function Run:err(s) self.io.stderr:write(s, "\n") end
+
+-- A message of our own, its lines kept, each made printable (it may quote server text).
+local function printable_lines(s)
+  local lines = {}
+  for line in (tostring(s) .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = printable(line) end
+  return table.concat(lines, "\n")
+end
+
+-- stdout: a JSON document (safe as cjson writes it), or text whose lines are ours and whose
+-- server values were made printable by the caller
+function Run:out(s)
+  self.io.stdout:write(self:json() and s or printable_lines(s), "\n")
+end
+
+-- stderr: one line per message
+function Run:err(s)
+  self.io.stderr:write(printable(s), "\n")
+end
 
 function Run:json() return self.args.output == "json" end
 function Run:format() return self.args.output or "text" end
 
+-- The command line that picks up an interrupted wait, with the global options it needs.
+function Run:resume_command(stack, words)
+  local a = self.args
+  local cmd = { "rfs" }
+  for _, w in ipairs(words) do cmd[#cmd + 1] = shell_word(w) end
+  local function opt(flag, v) if v then cmd[#cmd + 1] = flag .. " " .. shell_word(v) end end
+  opt("--endpoint", a.endpoint and shown_endpoint(a.endpoint))
+  opt("--region", a.region)
+  opt("--project-id", a.project_id)
+  if stack then opt("--stack-id", a.stack_id or stack.id) end
+  if self:json() then cmd[#cmd + 1] = "--output json" end
+  if a.quiet then cmd[#cmd + 1] = "--quiet" end
+  return table.concat(cmd, " ")
+end
+
+function Run:interrupted(stack, what, resume_words)
+  local sig = core.signalled() or 2
+  local resume = resume_words and self:resume_command(stack, resume_words)
+  if self:json() then
+    self.io.stderr:write(json_encode({ interrupted = true, signal = sig, stack = stack.name,
+                                       deployment_id = self.deployment_id, operation = self.operation,
+                                       resume = resume }), "\n")
+  else
+    self:err("rfs: interrupted " .. what .. (resume and ("; resume with: " .. resume) or ""))
+  end
+  return 128 + sig
+end
+
 function Run:fail(err)
+  if err.kind == "interrupted" then
+    return self:interrupted(self.stack, "before the answer came; the request may have been applied: check with "
+                            .. self:resume_command(self.stack, { "metadata", self.stack.name }))
+  end
   self:err(tostring(err))
   if err.kind == "timeout" then return cli.EXIT.timeout end
   return cli.EXIT.api
@@ -142,17 +322,74 @@ end
 function Run:progress()
   if self.args.quiet then return nil end
   if self:json() then return rfs.progress.json{ out = self.io.stderr } end
-  return rfs.progress.human{ out = self.io.stderr }
+  local human = rfs.progress.human{ out = self.io.stderr }
+  return function(p)
+    local shown = text_fields(p)
+    if type(p.event) == "table" then shown.event = text_fields(p.event) end
+    human(shown)
+  end
 end
 
-function Run:finish_wait(res, err)
+-- stack:wait{} that stops on Ctrl-C: returns the wait's result and error, or nil, INTERRUPTED.
+local function wait_interruptibly(stack, opts)
+  core.watch_signals()
+  opts.sleep = interruptible_sleep
+  local ok, res, err = pcall(stack.wait, stack, opts)
+  if not ok then
+    if res == INTERRUPTED then return nil, INTERRUPTED end
+    error(res, 0)
+  end
+  if not res and err and err.kind == "interrupted" then return nil, INTERRUPTED end
+  return res, err
+end
+
+--- ss:wait{} (or any wait) that stops on Ctrl-C: the result and error, or nil, Run.INTERRUPTED.
+Run.INTERRUPTED = INTERRUPTED
+function Run.wait_interruptibly(_, obj, opts) return wait_interruptibly(obj, opts) end
+
+-- Ctrl-C while following what goes on at RFS without us: says how to look at it.
+-- what: "stack set S; the operation"; doc: the JSON fields naming it; words: the command.
+local function interrupted_at_rfs(self, what, doc, words)
+  local sig = core.signalled() or 2
+  local check = self:resume_command(nil, words)
+  if self:json() then
+    doc.interrupted, doc.signal, doc.check = true, sig, check
+    self.io.stderr:write(json_encode(doc), "\n")
+  else
+    self:err("rfs: interrupted while waiting for " .. what .. " goes on at RFS: check it with: " .. check)
+  end
+  return 128 + sig
+end
+
+--- Ctrl-C while following a stack set's operation: it goes on at RFS; says how to look at it.
+function Run:interrupted_set(ss)
+  return interrupted_at_rfs(self, "stack set " .. ss.name .. "; the operation",
+                            { stack_set = ss.name, operation_id = ss.operation_id },
+                            { "stack-set", "operations", "show", ss.name, ss.operation_id })
+end
+
+--- Ctrl-C while waiting for a plan to be created: that goes on at RFS; says how to look at it.
+function Run:interrupted_plan(plan)
+  local stack = plan.stack
+  return interrupted_at_rfs(self, "plan " .. plan.name .. " of stack " .. stack.name .. "; its creation",
+                            { stack = stack.name, execution_plan_name = plan.name, execution_plan_id = plan.id },
+                            { "plan", "metadata", stack.name, plan.name })
+end
+
+function Run:finish_wait(stack, res, err)
+  if err == INTERRUPTED then
+    return self:interrupted(stack, "while waiting for " .. stack.name .. "; the deployment goes on at RFS",
+                            self.deployment_id
+                              and { "wait", stack.name, "--deployment-id", self.deployment_id, "--operation", self.operation }
+                              or { "wait", stack.name, "--operation", self.operation })
+  end
   if not res then return self:fail(err) end
   if self:json() then
     self:out(render.json(result_json(res)))
   elseif self:format() == "table" then
     self:out(render.object(result_json(res), { "ok", "status", "operation", "deployment_id" }, "table"))
   else
-    self:out(tostring(res))
+    self:out(result_text(res))
   end
   return res.ok and cli.EXIT.ok or cli.EXIT.failed
 end
@@ -160,11 +397,12 @@ end
 function Run:metadata(stack)
   local meta, err = stack:metadata()
   if not meta then return self:fail(err) end
-  self:out(self:json() and cjson.encode(json_value(meta)) or metadata_text(meta))
+  self:out(self:json() and json_encode(json_value(meta)) or metadata_text(meta))
   return cli.EXIT.ok
 end
 
 function Run:continue(stack, operation)
+  if self.args.wait then core.watch_signals() end
   local dep, err = stack[operation](stack)
   if not dep then return self:fail(err) end
   if not self.args.wait then
@@ -174,21 +412,31 @@ function Run:continue(stack, operation)
       self:out(render.object({ operation = operation, deployment_id = dep.deployment_id, recovered = dep.recovered },
                              { "operation", "deployment_id" }, "table"))
     else
-      self:out(tostring(dep))
+      self:out(printable(tostring(dep)))
     end
     return cli.EXIT.ok
   end
+  self.deployment_id, self.operation = dep.deployment_id, operation
   if not self.args.quiet and not self:json() then self:err(tostring(dep)) end
-  return self:finish_wait(stack:wait{ timeout = self.args.timeout, on_progress = self:progress() })
+  return self:finish_wait(stack, wait_interruptibly(stack, { timeout = self.args.timeout,
+                                                                  on_progress = self:progress() }))
 end
 
 function Run:events(stack)
   if self.args.follow then
-    local printer = self:json() and function(e) self:out(cjson.encode(json_value(e))) end
-      or function(e) self:out(stack_mod.event_line(e)) end
-    local res, err = stack:wait{ deployment_id = self.args.deployment_id, on_progress = function(p)
+    local printer = self:json() and function(e) self:out(json_encode(json_value(e))) end
+      or function(e) self:out(stack_mod.event_line(text_fields(e))) end
+    local res, err = wait_interruptibly(stack, { deployment_id = self.args.deployment_id, on_progress = function(p)
       if p.type == "event" then printer(p.event) end
-    end }
+    end })
+    if err == INTERRUPTED then
+      local words = { "events", stack.name, "--follow" }
+      if self.args.deployment_id then
+        words[#words + 1] = "--deployment-id"
+        words[#words + 1] = self.args.deployment_id
+      end
+      return self:interrupted(stack, "while following the events of " .. stack.name, words)
+    end
     if not res then return self:fail(err) end
     return res.ok and cli.EXIT.ok or cli.EXIT.failed
   end
@@ -201,19 +449,29 @@ function Run:events(stack)
     for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
     self:out(render.list(oldest_first, EVENT_COLUMNS, "table"))
   else
-    for i = #list, 1, -1 do self:out(stack_mod.event_line(list[i])) end
+    for i = #list, 1, -1 do self:out(stack_mod.event_line(text_fields(list[i]))) end
   end
   return cli.EXIT.ok
 end
 
 function Run:wait(stack)
-  if not self.args.deployment_id then
+  local operation = self.args.operation or "continue_deploy"
+  if not self.args.deployment_id and operation ~= "delete" then
     self:err("rfs wait: the deployment to wait for is unknown in a new process; pass --deployment-id "
-             .. "(printed by continue-deploy / continue-rollback)")
+             .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete")
     return cli.EXIT.usage
   end
-  return self:finish_wait(stack:wait{ deployment_id = self.args.deployment_id, operation = self.args.operation,
-                                      timeout = self.args.timeout, on_progress = self:progress() })
+  self.deployment_id, self.operation = self.args.deployment_id, operation
+  return self:finish_wait(stack, wait_interruptibly(stack, {
+    deployment_id = self.args.deployment_id, operation = self.operation, timeout = self.args.timeout,
+    on_progress = self:progress() }))
+end
+
+--- Follows the operation the stack just started (create, deploy, delete) with --wait.
+function Run:follow(stack)
+  self.deployment_id, self.operation = stack.deployment_id, stack.operation
+  return self:finish_wait(stack, wait_interruptibly(stack, { timeout = self.args.timeout,
+                                                             on_progress = self:progress() }))
 end
 
 local function refuse_secret_flags(argv, stderr)
@@ -232,13 +490,12 @@ end
 --- The client the arguments describe; nil and a message on a configuration error.
 function cli.client(args, new)
   local ok, client = pcall(new or rfs.new, { endpoint = args.endpoint, region = args.region,
-                                             project_id = args.project_id })
+                                             project_id = args.project_id, sleep = interruptible_sleep })
   if not ok then return nil, (tostring(client):gsub("^[^:]+:%d+: ", "")) end
   return client
 end
 
---- cli.main(argv, { stdout =, stderr =, stdin =, new = rfs.new }) -> exit code
-function cli.main(argv, streams)
+local function main(argv, streams)
   streams = streams or {}
   local io_ = { stdout = streams.stdout or io.stdout, stderr = streams.stderr or io.stderr,
                 stdin = streams.stdin or io.stdin }
@@ -250,25 +507,28 @@ function cli.main(argv, streams)
   end
   local ok, args = parser:pparse(argv)
   if not ok then
-    io_.stderr:write(parser:get_usage(), "\nrfs: ", args, "\n")
+    io_.stderr:write(parser:get_usage(), "\nrfs: ", printable_lines(args), "\n")
     return cli.EXIT.usage
   end
   merge_globals(args)
   local client, cerr = cli.client(args, streams.new)
   if not client then
-    io_.stderr:write(cerr, "\n")
+    io_.stderr:write(printable(cerr), "\n")
     return cli.EXIT.usage
   end
-  local run = setmetatable({ args = args, io = io_ }, Run)
   if args.command == "repl" then return require("rfs.repl").run(client, io_) end
-  if cli_commands.handles(args.command) and not HANDWRITTEN[args.command] then
+  if args.command == "whoami" then return require("rfs.whoami").run(client, args, io_) end
+  local run = setmetatable({ args = args, io = io_ }, Run)
+  local command = cli_commands.full_name(args)
+  if cli_commands.handles(command) and not HANDWRITTEN[command] then
     return cli_commands.run(run, client, args)
   end
   local sok, stack = pcall(client.stack, client, args.stack, { stack_id = args.stack_id })
   if not sok then
-    io_.stderr:write((tostring(stack):gsub("^[^:]+:%d+: ", "")), "\n")
+    io_.stderr:write(printable((tostring(stack):gsub("^[^:]+:%d+: ", ""))), "\n")
     return cli.EXIT.usage
   end
+  run.stack = stack
   local handlers = {
     metadata = function() return run:metadata(stack) end,
     ["continue-deploy"] = function() return run:continue(stack, "continue_deploy") end,
@@ -277,6 +537,18 @@ function cli.main(argv, streams)
     wait = function() return run:wait(stack) end,
   }
   return handlers[args.command]()
+end
+
+--- cli.main(argv, { stdout =, stderr =, stdin =, new = rfs.new }) -> exit code.
+--  No Lua traceback reaches a user: an unexpected error is one line
+--  "rfs: internal error: ..." and exit code 70 (EX_SOFTWARE).
+function cli.main(argv, streams)
+  local ok, code = xpcall(main, function(e) return e end, argv, streams)
+  if ok then return code end
+  local stderr = streams and streams.stderr or io.stderr
+  pcall(stderr.write, stderr, "rfs: internal error: ", printable(tostring(code)),
+        " (please report it with the command that caused it)\n")
+  return cli.EXIT.internal
 end
 
 return cli

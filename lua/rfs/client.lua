@@ -33,6 +33,7 @@ local OPTIONS = {
   verify_tls = "boolean", ca_file = "string", proxy = "string",
   retry = "table|boolean", transport = "string|function|table",
   sleep = "function", clock = "function",
+  metadata_endpoint = "string", iam_endpoint = "string",
 }
 client.OPTIONS = OPTIONS
 
@@ -138,12 +139,47 @@ local function retry_module()
   return ok and m or nil
 end
 
---- rfs.new{...} -> Client. Raises on misuse (unknown option, missing credentials).
+-- Where a looked-up project id goes in URLs built before the lookup ("{" is never
+-- produced by uri_encode, so no stack name can forge it).
+local PROJECT_PLACEHOLDER = "{project_id}"
+client.PROJECT_PLACEHOLDER = PROJECT_PLACEHOLDER
+
+local function default_clock(opts, policy)
+  if policy then return policy.clock end
+  if opts.clock then return opts.clock end
+  local retry = retry_module()
+  return retry and retry.default_clock() or core.monotonic
+end
+
+-- What credentials.ensure needs to fetch keys and look the project up: the client's
+-- transport, and for the metadata service one with a short timeout and no proxy.
+local function credentials_io(st, opts, plan, verify_tls)
+  local io = { transport = st.transport }
+  function io.metadata_transport()
+    if io.metadata then return io.metadata end
+    if opts.transport == "curl" or (opts.transport == nil and not in_openresty()) then
+      io.bare = core.new_client{ endpoint = plan.metadata_endpoint, keys_later = true, source = "metadata",
+                                 timeout = 2, connect_timeout = 2, verify_tls = verify_tls, proxy = "" }
+      io.metadata = curl_transport(io.bare)
+    else
+      io.metadata = st.transport
+    end
+    return io.metadata
+  end
+  function io.on_project(id)
+    st.stacks_url = st.endpoint .. "/v1/" .. core.uri_encode(id) .. "/stacks/"
+  end
+  return io
+end
+
+--- rfs.new{...} -> Client. Raises on misuse (unknown option, half a key pair, a
+--  malformed credentials file). Does no network I/O: keys from federation or the
+--  metadata service, and a project looked up at IAM, come with the first request.
 function client.new(opts)
   opts = check_options(opts)
-  local cred = credentials.resolve(opts)
+  local plan = credentials.resolve(opts)
   local endpoint = opts.endpoint
-  local region = cred.region
+  local region = plan.region
   if not endpoint then
     if not region then
       error("rfs.new: no endpoint: pass region (e.g. 'cn-north-4') or endpoint, or set HUAWEICLOUD_SDK_REGION", 2)
@@ -153,16 +189,24 @@ function client.new(opts)
     if not endpoint then error("rfs.new: " .. err, 2) end
   end
   endpoint = check_endpoint(endpoint)
+  plan.metadata_endpoint = check_endpoint(plan.metadata_endpoint)
+  if opts.iam_endpoint then check_endpoint(opts.iam_endpoint) end
+  if not plan.project_id and not region then
+    error("rfs.new: no project: pass project_id, set HUAWEICLOUD_SDK_PROJECT_ID, or pass region "
+          .. "so that the project can be looked up at IAM", 2)
+  end
   local timeout = opts.timeout or DEFAULTS.timeout
   local connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
   local verify_tls = opts.verify_tls
   if verify_tls == nil then verify_tls = DEFAULTS.verify_tls end
   local c = core.new_client{
-    endpoint = endpoint, project_id = check_project(cred.project_id), region = region,
-    ak = cred.ak, sk = cred.sk, security_token = cred.security_token,
+    endpoint = endpoint, project_id = plan.project_id and check_project(plan.project_id), region = region,
+    ak = plan.ak, sk = plan.sk, security_token = plan.security_token, source = plan.source,
+    keys_later = plan.kind ~= "static" or plan.project_id == nil,
     timeout = timeout, connect_timeout = connect_timeout,
     verify_tls = verify_tls, ca_file = opts.ca_file, proxy = opts.proxy,
   }
+  plan.sk, plan.security_token = nil, nil -- held in C from here on
   local retry = retry_module()
   local policy = nil
   if opts.retry ~= false and retry then
@@ -172,7 +216,7 @@ function client.new(opts)
     p.clock = p.clock or opts.clock
     policy = retry.policy(p)
   end
-  state[c] = {
+  local st = {
     transport = pick_transport(opts, c),
     policy = policy,
     timeout = timeout,
@@ -180,10 +224,34 @@ function client.new(opts)
     verify_tls = verify_tls,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
+    endpoint = endpoint,
     -- every operation's URL starts with this (computed once: it is on every call's path)
-    stacks_url = endpoint .. "/v1/" .. core.uri_encode(c.project_id) .. "/stacks/",
+    stacks_url = endpoint .. "/v1/" .. (plan.project_id and core.uri_encode(c.project_id) or PROJECT_PLACEHOLDER)
+                 .. "/stacks/",
+    -- nil for keys and project known now: then a request pays one field read for this
+    creds = credentials.state(plan, default_clock(opts, policy)),
+    project_lookup = plan.project_id == nil or nil,
   }
+  if st.creds then st.creds_io = credentials_io(st, opts, plan, verify_tls) end
+  state[c] = st
   return c
+end
+
+--- Fetches the client's keys and looks its project up now, as the first request would.
+--  -> { source, project_id, region, endpoint, temporary, expires_in } | nil, err
+function client.credentials_info(c)
+  local st = state[c]
+  if not st then error("rfs: this client was not made by rfs.new{}", 2) end
+  if c.closed then error("rfs: this client is closed; create a new one with rfs.new{}", 2) end
+  local cr = st.creds
+  if cr then
+    local ok, err = credentials.ensure(c, cr, st.creds_io)
+    if not ok then return nil, err end
+  end
+  local info = { source = c.source, project_id = c.project_id, region = c.region, endpoint = c.endpoint,
+                 temporary = cr ~= nil and cr.refreshable or false }
+  if info.temporary and cr.expires_mono then info.expires_in = math.floor(cr.expires_mono - cr.clock()) end
+  return info
 end
 
 --- The Lua-side state of a client (policy, transport): for rfs.stack and rfs.wait.
@@ -334,7 +402,26 @@ function client.call(c, method, url, body_table, operation, opts)
   end
   local idempotent = method == "GET" or method == "HEAD"
   local function attempt()
-    local v, err, a, b = send_once(c, st, method, url, body, operation)
+    local cr = st.creds
+    if cr then -- keys still to fetch or to refresh, or the project still to look up
+      local ok, cerr = credentials.ensure(c, cr, st.creds_io)
+      if not ok then
+        cerr.operation = operation
+        return nil, cerr
+      end
+      if not cr.refreshable and not cr.project_pending then st.creds = nil end
+    end
+    local u = url
+    if st.project_lookup and u:find(PROJECT_PLACEHOLDER, 1, true) then
+      local i = u:find(PROJECT_PLACEHOLDER, 1, true)
+      u = u:sub(1, i - 1) .. core.uri_encode(c.project_id) .. u:sub(i + #PROJECT_PLACEHOLDER)
+    end
+    local v, err, a, b = send_once(c, st, method, u, body, operation)
+    -- temporary keys that expired under us (a clock jump, keys revoked): fetch new ones, once
+    if err and cr and cr.refreshable and credentials.expired_answer(err)
+       and credentials.ensure(c, cr, st.creds_io, true) then
+      v, err, a, b = send_once(c, st, method, u, body, operation)
+    end
     -- a read refused because another request is in progress can simply be read again
     if err and idempotent and err.kind == "conflict" then err.retryable = true end
     return v, err, a, b

@@ -10,14 +10,21 @@ local help = {}
 
 local SELF = { client = "client", stack = "stack", plan = "plan", template = "template", stack_set = "ss" }
 local RESULTS = { stack = "stack", deployment = "{ deployment_id }", ["true"] = "true", list = "list",
-                  location = "{ location [, body] }", table = "table" }
+                  location = "{ location [, body] }", table = "table", template = "template",
+                  version = "{ version_id }", content = "the template text", stack_set = "StackSet",
+                  operation = "{ stack_set_operation_id }", plan = "ExecutionPlan",
+                  items = "items (tostring: the plan diff)", prices = "{ currency, items }" }
 
 local function call_of(op)
   local has_opts = false
   for _, p in ipairs(op.params) do has_opts = has_opts or not p.from end
   local opts = op.when and ("{ " .. op.when .. " = }") or (has_opts and "{...}" or nil)
   local call = SELF[op.on] .. ":" .. op.lua
-  if op.name == "CreateStack" or op.name == "CreateExecutionPlan" then return call .. "(name, {...})" end
+  -- positional arguments (op.args): client:create_stack(name, {...}), ss:instance(region, domain_id [, {...}])
+  if op.args then
+    local tail = not has_opts and "" or (op.args[1] == "name" and ", {...}" or " [, {...}]")
+    return call .. "(" .. table.concat(op.args, ", ") .. tail .. ")"
+  end
   return call .. (opts or "()")
 end
 help.call_of = call_of
@@ -87,6 +94,8 @@ every operation:
 ]] .. help.operations(),
   client = [[
 client:stack(name [, { stack_id = uuid }])  -> stack (no request yet)
+client:template(name [, { template_id = uuid }])  -> template (no request yet)
+client:stack_set(name [, { stack_set_id = uuid }])  -> ss (no request yet)
 ]] .. summary_of("client") .. [[
 
 client:close()                               release the connection (also on collection)
@@ -102,6 +111,16 @@ rfs.help("deploy") says every option of one call]],
 plan:wait{ on_progress = rfs.progress.human() }  -> { ok, status, status_message }  (AVAILABLE or CREATION_FAILED)
 print(plan:items())                   the plan as a diff: + add, - delete, ~ update, -/+ replace
 plan.name, plan.id, plan.status, plan.stack; after plan:apply(), plan.stack:wait{} follows the deployment]],
+  template = summary_of("template") .. [[
+
+template.name, template.id, template.description, template.latest_version_id (from a listing or a create)
+rfs.help("version_content") says every option of one call]],
+  stack_set = summary_of("stack_set") .. [[
+
+ss:wait{ on_progress = rfs.progress.human() }  -> { ok, status, regions, failures }: one line per region
+                                  (follows the last deploy or *_instances call, or operation_id =)
+ss.name, ss.id, ss.status, ss.operation_id
+rfs.help("create_instances") says every option of one call]],
   error = [[
 err.kind     auth forbidden invalid_state not_found conflict throttled server bad_request
              network timeout tls decode
@@ -123,13 +142,16 @@ local function kind_of(obj)
     local mt = getmetatable(obj)
     if type(mt) == "string" then
       local s = tostring(obj)
-      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.Stack%(") and "stack")
+      return s:match("^rfs%.Client") and "client" or (s:match("^rfs%.StackSet%(") and "stack_set")
+        or (s:match("^rfs%.Stack") and "stack") or (s:match("^rfs%.Template%(") and "template")
         or (s:match("^rfs%.ExecutionPlan%(") and "plan")
     end
     return mt and mt.__name
   end)
   name = ok and name or nil
-  if name == "client" or name == "stack" or name == "plan" then return name end
+  if name == "client" or name == "stack" or name == "plan" or name == "template" or name == "stack_set" then
+    return name
+  end
   if name == "rfs.error" then return "error" end
   if name == "rfs.Metadata" then return "metadata" end
   if name == "rfs.WaitResult" then return "result" end

@@ -11,6 +11,8 @@ local client = require "rfs.client"
 require "rfs.stack" -- installs the Stack methods
 require "rfs.lifecycle" -- create_stack, stacks, deploy, update, delete, resources, outputs, template
 require "rfs.plans" -- create_plan, plan, plans and the ExecutionPlan methods
+require "rfs.stack_sets" -- create_stack_set, stack_sets, stack_set and the StackSet methods
+require "rfs.templates" -- create_template, templates, template and the Template methods
 
 local rfs = {
   version = core.version,

@@ -43,6 +43,7 @@ local function as_list(list, noun, line, extra)
   if extra then mt.__index = extra end
   return setmetatable(list, mt)
 end
+-- for the other object kinds (rfs.templates, rfs.stack_sets, rfs.plans)
 lifecycle.as_list, lifecycle.Deployment = as_list, Deployment
 
 -- The options a method takes: the entry's caller parameters (for stack:delete, both entries').

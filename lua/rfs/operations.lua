@@ -72,7 +72,62 @@ local function check_vars_structure(fname, list, level)
   end
 end
 
-local function check_param(fname, p, v, level)
+-- The list filter grammar of the stack set lists: clauses joined by ',' (AND), each of
+-- alternatives joined by '|' (OR, binding tighter), each key==value over [A-Za-z0-9_],
+-- every alternative of a clause naming the same key, a key the list knows.
+local function filter_problem(filter, keys)
+  if filter == "" then return nil end
+  local known = {}
+  for _, k in ipairs(keys) do known[k] = true end
+  for clause in (filter .. ","):gmatch("([^,]*),") do
+    local clause_key
+    for alt in (clause .. "|"):gmatch("([^|]*)|") do
+      local k = alt:match("^([A-Za-z0-9_]+)==([A-Za-z0-9_]+)$")
+      if not k then
+        return "term " .. errors.display(alt) .. " is not key==value (',' AND, '|' OR, only ==, [A-Za-z0-9_])"
+      end
+      if not known[k] then return "unknown key " .. errors.display(k) .. "; known: " .. table.concat(keys, ", ") end
+      if clause_key and clause_key ~= k then
+        return "clause " .. errors.display(clause) .. " mixes keys; each ','-separated clause names one key"
+      end
+      clause_key = k
+    end
+  end
+end
+operations.filter_problem = filter_problem
+
+local function in_enum(enum, v)
+  for _, x in ipairs(enum) do if x == v then return true end end
+  return false
+end
+
+local check_param
+
+-- The members of an object option (deployment_targets, operation_preferences, ...).
+local function check_fields(fname, p, v, level)
+  for k, x in pairs(v) do
+    local f = p.fields[k]
+    if type(k) ~= "string" or not f then
+      local names = {}
+      for n in pairs(p.fields) do names[#names + 1] = n end
+      table.sort(names)
+      misuse(fname, "option '" .. p.name .. "' has an unknown member " .. errors.display(k) .. "; known: "
+             .. table.concat(names, ", "), level + 1)
+    end
+    local sub = setmetatable({ name = p.name .. "." .. k }, { __index = f })
+    check_param(fname, sub, x, level + 1)
+  end
+  for k, f in pairs(p.fields) do
+    if f.required and v[k] == nil then misuse(fname, "option '" .. p.name .. "." .. k .. "' is required", level + 1) end
+  end
+  for _, group in ipairs(p.fields_one_of or {}) do
+    if v[group[1]] ~= nil and v[group[2]] ~= nil then
+      misuse(fname, "option '" .. p.name .. "': pass at most one of " .. table.concat(group, " and "), level + 1)
+    end
+  end
+end
+
+function check_param(fname, p, v, level)
   local key = "option '" .. p.name .. "'"
   if not TYPE_CHECKS[p.type](v) then
     local want = p.type == "array" and "array (a table with keys 1..n)" or p.type
@@ -89,19 +144,44 @@ local function check_param(fname, p, v, level)
     if p.format == "uuid" and not v:match(UUID) then
       misuse(fname, key .. " must be a 36-character UUID (got " .. errors.display(v) .. ")", level + 1)
     end
-    if p.pattern and not v:match(p.pattern) then
+    if p.pattern and not p.items and not v:match(p.pattern) then
       misuse(fname, key .. " has characters RFS refuses (got " .. errors.display(v) .. ")", level + 1)
     end
   elseif p.type == "integer" or p.type == "number" then
     if (p.min and v < p.min) or (p.max and v > p.max) then
       misuse(fname, key .. " must be between " .. p.min .. " and " .. p.max .. " (got " .. v .. ")", level + 1)
     end
-  elseif p.max_items then
+  elseif p.max_items or p.min_items then
     local n = p.type == "array" and #v or count_keys(v)
-    if n > p.max_items then
+    if p.max_items and n > p.max_items then
       misuse(fname, key .. " has " .. n .. " items; at most " .. p.max_items, level + 1)
     end
+    if p.min_items and n < p.min_items then
+      misuse(fname, key .. " must have at least " .. p.min_items .. " item" .. (p.min_items == 1 and "" or "s"),
+             level + 1)
+    end
   end
+  if p.enum then
+    for _, x in ipairs(p.type == "array" and v or { v }) do
+      if not in_enum(p.enum, x) then
+        misuse(fname, key .. " must be one of " .. table.concat(p.enum, ", ") .. " (got " .. errors.display(x) .. ")",
+               level + 1)
+      end
+    end
+  end
+  if p.items then
+    for i, x in ipairs(v) do
+      if type(x) ~= p.items or (p.pattern and not x:match(p.pattern)) or x == "" then
+        misuse(fname, key .. "[" .. i .. "] must be a non-empty " .. p.items .. (p.pattern and " of letters, digits, "
+               .. "'_' or '-'" or "") .. " (got " .. errors.display(x) .. ")", level + 1)
+      end
+    end
+  end
+  if p.grammar == "filter" then
+    local problem = filter_problem(v, p.keys)
+    if problem then misuse(fname, key .. ": " .. problem, level + 1) end
+  end
+  if p.fields then check_fields(fname, p, v, level + 1) end
   if p.name == "vars" then check_vars(fname, v, level + 1) end
   if p.name == "vars_structure" then check_vars_structure(fname, v, level + 1) end
 end
@@ -163,6 +243,32 @@ function operations.check(op, fname, opts, level)
   return opts
 end
 
+--- Checks the positional arguments of a method (op.args: a template's version_id, a stack
+--  instance's region and domain_id, an operation's id) against the parameters that carry
+--  them (from = "args") and returns those parameters' values by name, for operations.request.
+--  values: the arguments by their name in op.args. A parameter built from several arguments
+--  (p.args) joins them with '/'; raises naming the argument.
+function operations.check_args(op, fname, values, level)
+  level = (level or 1) + 1
+  local out = {}
+  for _, p in ipairs(op.params) do
+    if p.from == "args" then
+      local parts = {}
+      for i, arg in ipairs(p.args or { p.name }) do
+        local v = values and values[arg]
+        if type(v) ~= "string" or #v < (p.min_len or 1) or #v > (p.max_len or math.huge)
+           or (p.pattern and not v:match(p.pattern)) or (p.format == "uuid" and not v:match(UUID)) then
+          local got = type(v) == "string" and errors.display(v) or type(v)
+          misuse(fname, arg .. " must be " .. p.doc .. " (got " .. got .. ")", level)
+        end
+        parts[i] = v
+      end
+      out[p.name] = table.concat(parts, "/")
+    end
+  end
+  return out
+end
+
 -- Building the request ---------------------------------------------------------------------
 
 --- vars = { name = value } as RFS's vars_structure: values as strings (tables as JSON),
@@ -200,8 +306,9 @@ local function encode_query(query)
   return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
 end
 
--- The value of a parameter that comes from the object (or the positional name).
--- A plan (the one kind whose obj.stack is set) names itself and its stack.
+-- The value of a parameter that comes from the object (or the positional `name` of a new
+-- object: client:create_stack(name, ...)). A plan (the one kind whose obj.stack is set)
+-- names itself and, through plan.stack, its stack.
 local function from_object(p, c, obj, name)
   if p.name == "project_id" then return c.project_id end
   local owner = obj and obj.stack
@@ -210,27 +317,35 @@ local function from_object(p, c, obj, name)
     if p.name == "execution_plan_id" then return obj.id end
     obj = owner
   end
-  if p.name == "stack_name" then return name or (obj and obj.name) end
-  if p.name == "stack_id" then return obj and obj.id end
+  if p.name == "stack_name" or p.name == "stack_set_name" or p.name == "template_name" then
+    return name or (obj and obj.name)
+  end
+  if p.name == "stack_id" or p.name == "stack_set_id" or p.name == "template_id" then return obj and obj.id end
 end
 
---- method, url, body table (or nil) for op with opts, on obj (a Stack or an ExecutionPlan) or the client c.
-function operations.request(op, c, obj, opts, name)
+--- method, url, body table (or nil) for op with opts, on obj (a Stack, ExecutionPlan, StackSet,
+--  Template) or the client c; args: the values of the parameters that come from positional
+--  arguments (from = "args"), by name, as operations.check_args returns them.
+function operations.request(op, c, obj, opts, name, args)
   local query, body, has_body = {}, {}, false
   local path = op.path
   for _, p in ipairs(op.params) do
     local v
-    if p.from then v = from_object(p, c, obj, name) else v = opts[p.name] end
+    if p.from == "args" then v = args and args[p.name]
+    elseif p.from then v = from_object(p, c, obj, name)
+    else v = opts[p.name] end
     if p.becomes and v ~= nil then
       if next(v) ~= nil then body[p.becomes] = operations.vars_structure(v) end
       has_body = true
     elseif p["in"] == "path" then
-      path = path:gsub("{" .. p.name .. "}", function() return core.uri_encode(v) end)
+      -- a project still to be looked up stays a placeholder that client.call fills in
+      local seg = (v == nil and p.name == "project_id") and client.PROJECT_PLACEHOLDER or core.uri_encode(v)
+      path = path:gsub("{" .. p.name .. "}", function() return seg end)
     elseif p["in"] == "query" and v ~= nil then
-      query[p.name] = v
+      query[p.wire or p.name] = v
     elseif p["in"] == "body" then
       has_body = true
-      body[p.name] = v
+      body[p.wire or p.name] = v
     end
   end
   if not has_body and op.method ~= "GET" and op.method ~= "DELETE" then has_body = true end

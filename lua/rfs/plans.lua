@@ -37,9 +37,12 @@ local function is_status(v)
   return type(v) == "string" and #v >= 1 and #v <= STATUS_MAX and not v:find("[^\33-\126]")
 end
 
+-- Checks, builds and sends op on the plan (the plan and its stack supply the names and ids;
+-- no plan operation has positional arguments past the object's name).
 local function run(plan, op, fname, opts)
+  local args = operations.check_args(op, fname, nil, 3)
   opts = operations.check(op, fname, opts, 3)
-  local method, url, body = operations.request(op, plan.client, plan, opts)
+  local method, url, body = operations.request(op, plan.client, plan, opts, nil, args)
   return opts, operations.send(plan.client, op, method, url, body)
 end
 

@@ -27,6 +27,11 @@ function progress.format(p)
     local line = ("%s  %-24s %s"):format(head, what, printable(e.event_type))
     if e.event_message and e.event_message ~= "" then line = line .. ": " .. printable(e.event_message) end
     return line
+  elseif p.type == "instance" then -- a stack set instance (ss:wait)
+    local line = ("%s  %-24s %s"):format(head, printable(tostring(p.region) .. "/" .. tostring(p.domain_id)),
+                                         printable(p.status))
+    if p.status_message and p.status_message ~= "" then line = line .. ": " .. printable(p.status_message) end
+    return line
   elseif p.type == "done" then
     return ("%s  %s %s"):format(head, p.ok and "done:" or "ended:", printable(p.status))
   end
@@ -80,7 +85,9 @@ function progress.json(opts)
   local out = opts.out or io.stdout
   return function(p)
     local record = { type = p.type, stack = p.stack, elapsed = p.elapsed, deployment_id = p.deployment_id,
-                     status = p.status, previous = p.previous, ok = p.ok, event = plain_fields(p.event) }
+                     status = p.status, previous = p.previous, ok = p.ok, event = plain_fields(p.event),
+                     operation_id = p.operation_id, region = p.region, domain_id = p.domain_id,
+                     status_message = p.status_message }
     out:write(cjson.encode(record), "\n")
     if out.flush then out:flush() end
   end

@@ -55,8 +55,22 @@ local function plain(v, key)
 end
 render.plain = plain
 
+-- NaN and infinities (a response may carry 1e999) are written as null, never a raise.
+local json = cjson.new()
+json.encode_invalid_numbers("null")
+json.encode_sparse_array(true)
+
+-- cjson escapes control characters below U+0020; C1 controls and the bidirectional
+-- overrides a terminal would obey are written as \uXXXX too.
+local function terminal_safe(text)
+  return (text
+    :gsub("\194([\128-\159])", function(c) return ("\\u00%02x"):format(c:byte()) end)
+    :gsub("\226\128([\168-\174])", function(c) return ("\\u20%02x"):format(c:byte() - 0x80) end)
+    :gsub("\226\129([\166-\169])", function(c) return ("\\u20%02x"):format(c:byte() - 0x80 + 0x40) end))
+end
+
 local function encode(v)
-  if type(v) ~= "table" then return cjson.encode(v) end
+  if type(v) ~= "table" then return json.encode(v) end
   local parts = {}
   if ARRAYS[v] then
     for i = 1, #v do parts[i] = encode(v[i]) end
@@ -68,21 +82,21 @@ local function encode(v)
   for i, k in ipairs(keys) do
     local x = v[k]
     if x == nil then x = v[tonumber(k)] end
-    parts[i] = cjson.encode(k) .. ":" .. encode(x)
+    parts[i] = json.encode(k) .. ":" .. encode(x)
   end
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
 --- One JSON document; lists are arrays, also when empty; object keys are sorted.
 function render.json(value)
-  return encode(plain(value))
+  return terminal_safe(encode(plain(value)))
 end
 
 --- An array, also when empty.
 function render.json_list(rows)
   local out = {}
   for i, row in ipairs(rows) do out[i] = plain(row) end
-  return encode(render.array(out))
+  return terminal_safe(encode(render.array(out)))
 end
 
 -- One cell: a single line, control characters escaped; tables as compact JSON.

@@ -18,13 +18,28 @@ local function compile(line, env)
   return nil, err
 end
 
+-- Objects whose text is one line: a line break in it came from the server.
+local ONE_LINE = { ["rfs.Metadata"] = true, ["rfs.WaitResult"] = true, ["rfs.error"] = true,
+                   ["rfs.Deployment"] = true }
+
+-- What a value shows, with server text in it made printable (no ESC reaches the terminal),
+-- as the command line does; the lines of a multi-line rendering (help, events) are kept.
+local function shown(v)
+  local printable = require("rfs.cli").printable
+  local mt = getmetatable(v)
+  if type(v) ~= "table" or (type(mt) == "table" and ONE_LINE[rawget(mt, "__name")]) then return printable(v) end
+  local lines = {}
+  for line in (tostring(v) .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = printable(line) end
+  return table.concat(lines, "\n")
+end
+
 local function show(out, ok, ...)
   if not ok then
-    out:write("error: ", tostring((...)), "\n")
+    out:write("error: ", shown((...)), "\n")
     return
   end
   for i = 1, select("#", ...) do
-    out:write(tostring((select(i, ...))), i < select("#", ...) and "\t" or "\n")
+    out:write(shown((select(i, ...))), i < select("#", ...) and "\t" or "\n")
   end
 end
 

@@ -1,5 +1,5 @@
 -- Starts bin/rfs-emulator as a subprocess on a free loopback port, for integration specs.
---   local em = require("emulator_process").start{ ak =, sk =, time_scale =, queue_seconds = }
+--   local em = require("emulator_process").start{ ak =, sk =, time_scale =, queue_seconds =, args = "--idle-timeout 1" }
 --   em.url; em:seed{...}; em:fault{...}; em:requests(); em:reset(); em:stop()
 local socket = require "socket"
 local cjson = require "cjson"
@@ -48,7 +48,8 @@ function M.start(opts)
   local pidfile = os.tmpname()
   local outfile = os.tmpname()
   local args = { "--host 127.0.0.1 --port 0", "--ak " .. (opts.ak or "AKTEST"), "--sk " .. (opts.sk or "SKTEST"),
-                 "--time-scale " .. (opts.time_scale or 1), "--queue-seconds " .. (opts.queue_seconds or 2) }
+                 "--time-scale " .. (opts.time_scale or 1), "--queue-seconds " .. (opts.queue_seconds or 2),
+                 opts.args or "" }
   -- the subshell waits for the emulator so that its exit status lands in outfile.code
   local cmd = ("(%s %s/bin/rfs-emulator %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s.code) &"):format(
     opts.lua or lua_binary(), root, table.concat(args, " "), outfile, pidfile, outfile)

@@ -27,7 +27,7 @@ function M.new(opts)
     w.sleeps[#w.sleeps + 1] = s
     if s > 0 then w.t = w.t + s end
   end
-  w.emu = emulator.new{ ak = M.AK, sk = M.SK, clock = w.clock, epoch = 1795478400,
+  w.emu = emulator.new{ ak = M.AK, sk = M.SK, clock = w.clock, epoch = opts.epoch or 1795478400,
                         queue_seconds = opts.queue_seconds or 2, project_id = M.PROJECT,
                         wall_clock = os.time } -- the client signs with the real clock
   w.transport = function(req)
@@ -55,7 +55,8 @@ function World:client(opts)
 end
 
 local function control(self, path, body)
-  local resp = self.emu:handle{ method = body and "POST" or "GET", path = path, query = "", headers = {},
+  local resp = self.emu:handle{ method = body and "POST" or "GET", path = path, query = "",
+                                headers = { ["content-type"] = "application/json" },
                                 body = body and cjson.encode(body) or "", peer = "127.0.0.1" }
   assert(resp.status < 300, resp.body)
   return cjson.decode(resp.body)
@@ -64,6 +65,8 @@ end
 function World:seed(t) return control(self, "/_emulator/stacks", t) end
 function World:fault(t) return control(self, "/_emulator/faults", t) end
 function World:requests() return control(self, "/_emulator/requests").requests end
+--- The identity stand-ins (metadata, federation, IAM): settings, or the counters when body is nil.
+function World:identity(body) return control(self, "/_emulator/identity", body) end
 
 --- How many continues to a path suffix started a deployment at the emulator.
 function World:applied(suffix)

@@ -10,7 +10,7 @@ local REASONS = {
   [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content", [307] = "Temporary Redirect",
   [400] = "Bad Request", [401] = "Unauthorized",
   [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed", [409] = "Conflict",
-  [413] = "Payload Too Large", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+  [413] = "Payload Too Large", [415] = "Unsupported Media Type", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
   [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable",
   [504] = "Gateway Timeout",
 }

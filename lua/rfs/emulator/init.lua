@@ -12,15 +12,19 @@
 --   AOS.01.0409  409 another request for this stack is being processed
 --   AOS.00.0500  500 internal error
 --   APIG.0301    401 authentication failed (bad, stale or missing signature)
+--   APIG.0307    401 the temporary keys (security token) expired
 --   APIG.0308    429 throttled
 --   APIG.0201    413 request body too large
 --   APIG.0203    504 backend timeout
 
 local cjson = require "cjson.safe"
+local identity = require "rfs.emulator.identity"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
 local plans -- rfs.emulator.plans: the execution plan routes, loaded at the end too
+local stack_sets -- rfs.emulator.stack_sets: the stack set routes, loaded at the end too
+local template_lib -- rfs.emulator.template_lib: the private template library's routes, loaded at the end
 
 local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -238,7 +242,12 @@ local function default_verifier(self, req)
   if not auth then return "missing Authorization header" end
   local ak, signed = auth:match("^SDK%-HMAC%-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=%x+$")
   if not ak then return "malformed Authorization header" end
-  if ak ~= self.ak then return "unknown access key" end
+  local sk = self.sk
+  if ak ~= self.ak then -- temporary keys from the metadata service or federation
+    local why, code
+    sk, why, code = identity.secret_for(self, req, ak, now(self))
+    if not sk then return why, code end
+  end
   local date = req.headers["x-sdk-date"]
   local when = date and sdk_date_seconds(date)
   if not when then return "missing or malformed X-Sdk-Date" end
@@ -253,7 +262,7 @@ local function default_verifier(self, req)
   if not names.host or not names["x-sdk-date"] then return "host and x-sdk-date must be signed" end
   local url = "http://" .. req.headers.host .. req.path .. (req.query ~= "" and ("?" .. req.query) or "")
   local ok, expected = pcall(self.sign, { method = req.method, url = url, headers = headers, body = req.body,
-                                          ak = self.ak, sk = self.sk })
+                                          ak = ak, sk = sk })
   if not ok then return "cannot verify: " .. tostring(expected) end
   if expected.Authorization ~= auth then return "signature mismatch" end
   return nil
@@ -416,7 +425,8 @@ local function decode_body(self, req)
 end
 
 local function handle_api(self, req, t)
-  local routed = lifecycle.route(self, req, t) or plans.route(self, req, t)
+  local routed = stack_sets.route(self, req, t) or lifecycle.route(self, req, t) or plans.route(self, req, t)
+    or template_lib.route(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
@@ -447,37 +457,125 @@ end
 
 -- Control endpoints ---------------------------------------------------------------
 
-local SEED_FIELDS = {
-  project_id = "string", stack_name = "string", stack_id = "string", status = "string", description = "string",
-  enable_auto_rollback = "boolean", enable_deletion_protection = "boolean", deploy_seconds = "number",
-  rollback_seconds = "number", outcome = "string", rollback_outcome = "string", resources = "table",
-  delete_seconds = "number", template_body = "string",
-  status_message = "string", failure_message = "string", vars_body = "string", vars_uri_content = "string",
-  vars_structure = "table", agencies = "table",
-}
-local OUTCOMES = { success = true, fail = true, fail_then_rollback_fail = true }
+-- Control bodies are checked against a schema before anything is kept: a value that
+-- passed would be used on every later request, so a wrong one would break them all.
+-- A checker is function(value, name) -> nil | "name must be ...".
 
-local function seed(self, body, t)
-  for k, v in pairs(body) do
-    if not SEED_FIELDS[k] then return error_response(self, 400, "AOS.00.0400", "unknown seed field " .. tostring(k)) end
-    if type(v) ~= SEED_FIELDS[k] then
-      return error_response(self, 400, "AOS.00.0400", "seed field " .. k .. " must be a " .. SEED_FIELDS[k])
+local function shown(k)
+  return (tostring(k):sub(1, 40):gsub("[^%w_%-%.]", function(c) return ("\\x%02x"):format(c:byte()) end))
+end
+
+local function finite(v)
+  return type(v) == "number" and v == v and v > -math.huge and v < math.huge
+end
+
+local function number_in(lo, hi, whole)
+  return function(v, name)
+    if not finite(v) or v < lo or v > hi or (whole and v % 1 ~= 0) then
+      return ("%s must be a %s from %s to %s"):format(name, whole and "whole number" or "number", lo, hi)
     end
   end
-  if not body.stack_name or not body.stack_name:match(STACK_NAME) then
+end
+
+local function text(max, pattern, what)
+  return function(v, name)
+    if type(v) ~= "string" or #v > max or (pattern and not v:match(pattern)) then
+      return name .. " must be " .. (what or ("a string of at most " .. max .. " bytes"))
+    end
+  end
+end
+
+local function one_of(set, what)
+  return function(v, name)
+    if type(v) ~= "string" or not set[v] then return name .. " must be " .. what end
+  end
+end
+
+local function boolean(v, name)
+  if type(v) ~= "boolean" then return name .. " must be true or false" end
+end
+
+local function is_array(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
+local function array_of(max, item)
+  return function(v, name)
+    if type(v) ~= "table" or not is_array(v) or #v > max then
+      return ("%s must be an array of at most %d items"):format(name, max)
+    end
+    for i, x in ipairs(v) do
+      local why = item(x, ("%s[%d]"):format(name, i))
+      if why then return why end
+    end
+  end
+end
+
+local function field_name(prefix, k)
+  return prefix == "" and shown(k) or (prefix .. "." .. shown(k))
+end
+
+local function object(fields)
+  return function(v, name)
+    if type(v) ~= "table" or (next(v) ~= nil and is_array(v)) then return name .. " must be a JSON object" end
+    for k in pairs(v) do
+      if type(k) ~= "string" or not fields[k] then return "unknown field " .. field_name(name, k) end
+    end
+    for k, check in pairs(fields) do
+      if v[k] ~= nil then
+        local why = check(v[k], field_name(name, k))
+        if why then return why end
+      end
+    end
+  end
+end
+
+-- Any JSON value the emulator only hands back (strings, finite numbers, booleans, nesting).
+local function json_data(v, name)
+  local t = type(v)
+  if t == "string" or t == "boolean" or finite(v) then return nil end
+  if t ~= "table" then return name .. " must hold only strings, finite numbers, booleans, arrays and objects" end
+  for k, x in pairs(v) do
+    local why = json_data(x, name .. "." .. shown(k))
+    if why then return why end
+  end
+end
+
+local function any_object(v, name)
+  if type(v) ~= "table" or (next(v) ~= nil and is_array(v)) then return name .. " must be a JSON object" end
+  return json_data(v, name)
+end
+
+local TEXT = text(64 * 1024)
+local OUTCOMES = { success = true, fail = true, fail_then_rollback_fail = true }
+local OUTCOME = one_of(OUTCOMES, "success, fail or fail_then_rollback_fail")
+
+local check_seed = object{
+  project_id = text(64, "^[%w_-][%w_-][%w_-]+$", "3-64 letters, digits, _ or -"),
+  stack_name = text(128, STACK_NAME, "a stack name (^[A-Za-z][A-Za-z0-9_-]{0,127}$)"),
+  stack_id = text(36, UUID, "a 36-character UUID"),
+  status = one_of(ALL_STATES, "a stack status such as DEPLOYMENT_FAILED"),
+  description = TEXT, status_message = TEXT, failure_message = TEXT, vars_body = TEXT, vars_uri_content = TEXT,
+  enable_auto_rollback = boolean, enable_deletion_protection = boolean,
+  deploy_seconds = number_in(0, 7 * 86400), rollback_seconds = number_in(0, 7 * 86400),
+  delete_seconds = number_in(0, 7 * 86400), template_body = text(51200),
+  outcome = OUTCOME, rollback_outcome = OUTCOME,
+  resources = array_of(1000, text(64, "^[%w_-]+$", "a resource name (letters, digits, _ or -)")),
+  vars_structure = array_of(100, any_object),
+  agencies = array_of(10, object{ provider_name = text(64), agency_name = text(64), agency_urn = text(256) }),
+}
+
+local function seed(self, body, t)
+  local why = check_seed(body, "")
+  if why then return error_response(self, 400, "AOS.00.0400", "seed: " .. why) end
+  if not body.stack_name then
     return error_response(self, 400, "AOS.00.0400", "seed: a valid stack_name is required")
   end
   body.project_id = body.project_id or self.project_id
   if not body.project_id then
     return error_response(self, 400, "AOS.00.0400", "seed: project_id is required (or start with --project-id)")
-  end
-  if body.status and not ALL_STATES[body.status] then
-    return error_response(self, 400, "AOS.00.0400", "seed: unknown status " .. body.status)
-  end
-  for _, f in ipairs({ "outcome", "rollback_outcome" }) do
-    if body[f] and not OUTCOMES[body[f]] then
-      return error_response(self, 400, "AOS.00.0400", "seed: " .. f .. " is success, fail or fail_then_rollback_fail")
-    end
   end
   local target, bad = lifecycle.seed_template(self, body)
   if target == nil then return bad end
@@ -500,33 +598,48 @@ local function seed(self, body, t)
   return json_response(self, 201, metadata_of(st))
 end
 
-local FAULT_FIELDS = { match = "table", status = "number", count = "number", retry_after = "number",
-                       delay = "number", drop = "string", body = "string", error_code = "string",
-                       truncate = "boolean", body_bytes = "number", rate = "number" }
+local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true, HEAD = true, OPTIONS = true }
+
+local check_fault = object{
+  match = object{ method = one_of(METHODS, "an HTTP method such as GET or POST"), path = text(1024) },
+  status = number_in(200, 599, true),
+  count = number_in(1, 1e9, true),
+  retry_after = number_in(0, 1e9), -- a server may ask for days: the client must not sleep them
+  delay = number_in(0, 3600),
+  drop = one_of({ before = true, after = true }, "'before' or 'after'"),
+  body = text(1024 * 1024, nil, "a string of at most 1 MiB"),
+  body_bytes = number_in(0, 256 * 1024 * 1024, true),
+  error_code = text(64, "^[%w._-]+$", "an error code such as AOS.00.0500"),
+  truncate = boolean,
+  rate = function(v, name)
+    if not finite(v) or not (v > 0 and v <= 1) then return name .. " is a share of requests, in (0, 1]" end
+  end,
+}
 
 local function add_fault(self, body)
-  for k, v in pairs(body) do
-    if type(v) ~= FAULT_FIELDS[k] then
-      return error_response(self, 400, "AOS.00.0400", "fault field " .. tostring(k) .. " is unknown or mistyped")
-    end
-  end
-  if body.drop and body.drop ~= "before" and body.drop ~= "after" then
-    return error_response(self, 400, "AOS.00.0400", "fault: drop is 'before' or 'after'")
-  end
-  if body.rate and not (body.rate > 0 and body.rate <= 1) then
-    return error_response(self, 400, "AOS.00.0400", "fault: rate is a share of requests, in (0, 1]")
-  end
+  local why = check_fault(body, "")
+  if why then return error_response(self, 400, "AOS.00.0400", "fault: " .. why) end
   -- with a rate (0..1) a fault hits that share of matching requests, by default for ever
   body.count = body.count or (body.rate and math.huge or 1)
   self.faults[#self.faults + 1] = body
   return json_response(self, 201, { faults = #self.faults })
 end
 
+local function json_media_type(value)
+  if type(value) ~= "string" then return false end
+  return value:match("^[ \t]*([^; \t]*)"):lower() == "application/json"
+end
+
 local function handle_control(self, req, t)
   if req.peer and not (req.peer:match("^127%.") or req.peer == "::1") then
     return error_response(self, 403, "AOS.00.0403", "control endpoints answer loopback peers only")
   end
-  local routed = lifecycle.control(self, req)
+  -- a web page may POST a form to loopback, never JSON without asking (CORS): only JSON is taken
+  if req.method == "POST" and not json_media_type(req.headers["content-type"]) then
+    return error_response(self, 415, "AOS.00.0400", "control calls take a JSON body: send Content-Type: application/json")
+  end
+  if identity.owns(req.path) then return identity.handle(self, req, t) end
+  local routed = lifecycle.control(self, req) or stack_sets.control(self, req)
   if routed then return routed end
   local action = req.path:match("^/_emulator/(%w+)$")
   if req.method == "GET" and action == "health" then return json_response(self, 200, { ok = true }) end
@@ -536,7 +649,9 @@ local function handle_control(self, req, t)
     return json_response(self, 200, { requests = list })
   end
   if req.method == "POST" and action == "reset" then
-    self.stacks, self.faults, self.log, self.downloads = {}, {}, {}, {}
+    self.stacks, self.faults, self.log, self.downloads, self.identity = {}, {}, {}, {}, nil
+    self.templates = {}
+    stack_sets.reset(self)
     return json_response(self, 200, { ok = true })
   end
   if req.method == "POST" and (action == "stacks" or action == "faults") then
@@ -565,9 +680,14 @@ function emulator.handle(self, req)
     return resp
   end
   local resp
-  local why = self.verify(self, req)
+  if identity.owns(req.path) then -- the metadata service and IAM, for the credentials chain
+    resp = identity.handle(self, req, t)
+    log_request(self, req, resp.status, t)
+    return resp
+  end
+  local why, code = self.verify(self, req)
   if why then
-    resp = error_response(self, 401, "APIG.0301", "Incorrect IAM authentication information: " .. why)
+    resp = error_response(self, 401, code or "APIG.0301", "Incorrect IAM authentication information: " .. why)
   else
     local ok, r = pcall(handle_api, self, req, t)
     resp = ok and r or error_response(self, 500, "AOS.00.0500", "internal error")
@@ -580,7 +700,7 @@ end
 
 --- The response for a request the front-end could not parse.
 function emulator.reject(self, status, message)
-  local code = status == 413 and "APIG.0201" or "AOS.00.0400"
+  local code = status == 413 and "APIG.0201" or status >= 500 and "AOS.00.0500" or "AOS.00.0400"
   return error_response(self, status, code, message)
 end
 
@@ -605,7 +725,7 @@ function emulator.new(opts)
     verify = opts.verify or default_verifier,
     sign = opts.sign, uuid = opts.uuid, wall_clock = opts.wall_clock, random = opts.random or math.random,
     stack_quota = opts.stack_quota, deploy_seconds = opts.deploy_seconds, rollback_seconds = opts.rollback_seconds,
-    delete_seconds = opts.delete_seconds,
+    delete_seconds = opts.delete_seconds, instance_seconds = opts.instance_seconds,
   }
   if not self.sign or not self.uuid then
     local core = require "rfs.core"
@@ -623,5 +743,11 @@ lifecycle.use{ json_response = json_response, error_response = error_response, p
 plans = require "rfs.emulator.plans"
 plans.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
            rfc3339 = rfc3339 }
+stack_sets = require "rfs.emulator.stack_sets"
+stack_sets.use{ json_response = json_response, error_response = error_response,
+                checks = { object = object, text = text, number_in = number_in } }
+template_lib = require "rfs.emulator.template_lib"
+template_lib.use{ json_response = json_response, error_response = error_response, parse_query = parse_query,
+                  rfc3339 = rfc3339 }
 
 return emulator

@@ -108,7 +108,9 @@ function M.serve()
     version = ("%.1f"):format(ngx.req.http_version() or 1.1), headers = request_headers(), body = body,
     peer = ngx.var.remote_addr, connection = tonumber(ngx.var.connection), scheme = ngx.var.scheme,
   }
-  return respond(instance:handle(req))
+  -- an error in the emulator answers this request 500 (RFS-shaped), as the luasocket server does
+  local ok, resp = pcall(instance.handle, instance, req)
+  return respond(ok and resp or instance:reject(500, "internal error"))
 end
 
 return M
