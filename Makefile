@@ -72,7 +72,19 @@ install: all
 	  d=$(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$$(dirname $${f#lua/}); \
 	  install -d $$d && install -m 0644 $$f $$d/ || exit 1; \
 	done
-	@for f in bin/*; do [ -f "$$f" ] && install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/bin/$$(basename $$f); done; true
+	@# the commands run with the interpreter they were built for and find the installed modules
+	@# from any directory, with no LUA_PATH
+	@interp=$$(command -v $(LUA) || echo "/usr/bin/env $(LUA)"); install -d $(DESTDIR)$(PREFIX)/bin; \
+	for f in bin/*; do \
+	  sed -e "1s|.*|#!$$interp|" \
+	      -e 's|^local LUA_DIR, LIB_DIR = nil, nil.*|local LUA_DIR, LIB_DIR = "$(PREFIX)/share/lua/$(LUA_ABI)", "$(PREFIX)/lib/lua/$(LUA_ABI)"|' \
+	      $$f > $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp && chmod 0755 $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp && \
+	  mv $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp $(DESTDIR)$(PREFIX)/bin/$$(basename $$f) || exit 1; \
+	done
+	@# bash completion, generated from the command line's own parser
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./$(BUILD)/?.so;;" \
+	  $(LUA) bin/rfs completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rfs
 
 clean:
 	rm -rf build
