@@ -99,18 +99,19 @@ local HANDWRITTEN = { metadata = true, ["continue-deploy"] = true, ["continue-ro
 
 local EVENT_COLUMNS = { "time", "event_type", "resource_name", "resource_type", "event_message" }
 
-local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "quiet" }
+local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "quiet", "debug" }
 
 -- The global options, on the main parser and on every command (so they may come before
 -- or after the command); a command's copies land under "cmd_<name>" and are merged.
 local function add_globals(p, prefix)
   prefix = prefix or ""
-  p:option("--endpoint", "RFS endpoint URL (overrides --region), e.g. http://127.0.0.1:PORT"):target(prefix .. "endpoint")
+  p:option("--endpoint", "RFS endpoint URL, e.g. http://127.0.0.1:PORT (default: $RFS_ENDPOINT unless --region is given)"):target(prefix .. "endpoint")
   p:option("--region", "region, e.g. cn-north-4 (default: $HUAWEICLOUD_SDK_REGION)"):target(prefix .. "region")
   p:option("--project-id", "project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)"):target(prefix .. "project_id")
   p:option("--stack-id", "the stack's UUID, checked by RFS against the named stack"):target(prefix .. "stack_id")
   p:option("--output", "output format"):choices({ "text", "json", "table" }):target(prefix .. "output")
   p:flag("--quiet", "no progress output"):target(prefix .. "quiet")
+  p:flag("--debug", "one line per HTTP exchange and retry on stderr (secrets redacted)"):target(prefix .. "debug")
 end
 
 local function merge_globals(args)
@@ -148,6 +149,10 @@ local function build_parser()
     :add_help_command(false)
   parser:command_target("command")
   add_globals(parser)
+  parser:flag("--version", "print lua-rfs's version and exit"):action(function()
+    io.stdout:write("rfs (lua-rfs) ", rfs.version, " on ", rawget(_G, "jit") and jit.version or _VERSION, "\n")
+    os.exit(0)
+  end)
   local function stack_command(name, description)
     local c = parser:command(name, description)
     c:argument("stack", "stack name")
@@ -174,6 +179,8 @@ local function build_parser()
   add_globals(parser:command("whoami", "show which credentials source and project are used (no secrets)"), "cmd_")
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
+  parser:command("completion", "print the bash completion script: source <(rfs completion bash)")
+    :argument("shell", "the shell"):choices({ "bash" })
   return parser
 end
 
@@ -441,6 +448,12 @@ function Run:follow(stack)
                                                              on_progress = self:progress() }))
 end
 
+--- $RFS_ENDPOINT, as the examples read it: the default for --endpoint (nil when unset or empty).
+function cli.env_endpoint()
+  local e = os.getenv("RFS_ENDPOINT")
+  if e and e ~= "" then return e end
+end
+
 local function refuse_secret_flags(argv, stderr)
   for _, a in ipairs(argv) do
     for _, flag in ipairs(SECRET_FLAGS) do
@@ -455,11 +468,39 @@ local function refuse_secret_flags(argv, stderr)
 end
 
 --- The client the arguments describe; nil and a message on a configuration error.
-function cli.client(args, new)
-  local ok, client = pcall(new or rfs.new, { endpoint = args.endpoint, region = args.region,
-                                             project_id = args.project_id, sleep = interruptible_sleep })
+--- --debug: one line per HTTP exchange and per retry decision, for stderr. Only the method,
+--  the path (no host, no user:password), status, time and request ids: never a header, so
+--  never a signature, key or token.
+function cli.debug_line(t)
+  if t.type == "retry" then
+    return ("rfs: debug: retry %d/%d in %.1fs after %s%s%s"):format(t.attempt + 1, t.attempts, t.delay,
+      tostring(t.kind), t.status and (" (HTTP " .. t.status .. ")") or "",
+      t.retry_after and (", Retry-After " .. t.retry_after .. "s") or "")
+  end
+  return ("rfs: debug: %s %s -> %s in %.3fs request %s%s"):format(t.method, printable(t.path),
+    t.status and tostring(t.status) or (tostring(t.kind) .. " (" .. printable(t.message or "") .. ")"), t.elapsed,
+    t.request_id, t.server_request_id and (" server request " .. printable(t.server_request_id)) or "")
+end
+
+function cli.client(args, new, stderr)
+  local trace = nil
+  if args.debug then
+    stderr = stderr or io.stderr
+    trace = function(t) stderr:write(cli.debug_line(t), "\n") end
+  end
+  local ok, client = pcall(new or rfs.new, { endpoint = args.endpoint or (not args.region and cli.env_endpoint()) or nil,
+                                             region = args.region,
+                                             project_id = args.project_id, sleep = interruptible_sleep,
+                                             on_exchange = trace })
   if not ok then return nil, (tostring(client):gsub("^[^:]+:%d+: ", "")) end
   return client
+end
+
+--- The bash completion script for every command and option the parser knows (the
+--  hand-written commands and those built from the operation model alike).
+function cli.bash_completion(parser)
+  return "# bash completion for rfs (lua-rfs " .. rfs.version .. "): generated by `rfs completion bash`\n"
+    .. (parser or build_parser()):get_bash_complete()
 end
 
 local function main(argv, streams)
@@ -478,7 +519,11 @@ local function main(argv, streams)
     return cli.EXIT.usage
   end
   merge_globals(args)
-  local client, cerr = cli.client(args, streams.new)
+  if args.command == "completion" then
+    io_.stdout:write(cli.bash_completion(parser))
+    return cli.EXIT.ok
+  end
+  local client, cerr = cli.client(args, streams.new, io_.stderr)
   if not client then
     io_.stderr:write(printable(cerr), "\n")
     return cli.EXIT.usage

@@ -32,7 +32,7 @@ local OPTIONS = {
   timeout = "number", connect_timeout = "number",
   verify_tls = "boolean", ca_file = "string", proxy = "string",
   retry = "table|boolean", transport = "string|function|table",
-  sleep = "function", clock = "function",
+  sleep = "function", clock = "function", on_exchange = "function",
   metadata_endpoint = "string", iam_endpoint = "string",
 }
 client.OPTIONS = OPTIONS
@@ -48,6 +48,32 @@ local SECONDS = { min = 0.001, max = 86400 }
 -- Per-client Lua-side state (transport, retry policy), keyed weakly by the userdata.
 local state = setmetatable({}, { __mode = "k" })
 
+-- Levenshtein distance, for "did you mean" on a misspelt option.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The known name closest to a misspelt one (at most two edits away), or nil.
+function client.suggest(name, known)
+  if type(name) ~= "string" then return nil end
+  local best, best_d
+  for k in pairs(known) do
+    local d = distance(name:lower(), k)
+    if d <= 2 and (not best_d or d < best_d or (d == best_d and k < best)) then best, best_d = k, d end
+  end
+  return best
+end
+
 local function check_options(opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -56,7 +82,8 @@ local function check_options(opts)
   for key, value in pairs(opts) do
     local want = OPTIONS[key]
     if not want then
-      error("rfs.new: unknown option " .. errors.display(key), 3)
+      local near = client.suggest(key, OPTIONS)
+      error("rfs.new: unknown option " .. errors.display(key) .. (near and ("; did you mean '" .. near .. "'?") or ""), 3)
     end
     if not ("|" .. want .. "|"):find("|" .. type(value) .. "|", 1, true) then
       error("rfs.new: option '" .. key .. "' must be a " .. want:gsub("|", " or ") .. " (got " .. type(value) .. ")", 3)
@@ -214,6 +241,10 @@ function client.new(opts)
     if type(opts.retry) == "table" then for k, v in pairs(opts.retry) do p[k] = v end end
     p.sleep = p.sleep or opts.sleep
     p.clock = p.clock or opts.clock
+    if opts.on_exchange and p.on_retry == nil then
+      local trace = opts.on_exchange
+      p.on_retry = function(r) r.type = "retry" trace(r) end
+    end
     policy = retry.policy(p)
   end
   local st = {
@@ -231,6 +262,8 @@ function client.new(opts)
     -- nil for keys and project known now: then a request pays one field read for this
     creds = credentials.state(plan, default_clock(opts, policy)),
     project_lookup = plan.project_id == nil or nil,
+    -- nil unless tracing (--debug): then one call per HTTP exchange
+    on_exchange = opts.on_exchange,
   }
   if st.creds then st.creds_io = credentials_io(st, opts, plan, verify_tls) end
   state[c] = st
@@ -366,11 +399,19 @@ local function send_once(c, st, method, url, body, operation)
     ["Content-Type"] = "application/json",
     ["X-Project-Id"] = c.project_id,
   }, body)
+  local trace = st.on_exchange
+  local started = trace and core.monotonic()
   local res, kind, msg, maybe_applied = st.transport{
     method = method, url = url, headers = headers, body = body,
     timeout = st.timeout, connect_timeout = st.connect_timeout,
     verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
   }
+  if trace then
+    trace{ type = "exchange", method = method, path = url:match("^%a+://[^/]*(.*)$") or url,
+           status = res and res.status, kind = not res and kind or nil, message = not res and msg or nil,
+           elapsed = core.monotonic() - started, request_id = request_id,
+           server_request_id = res and res.headers and res.headers["x-request-id"] or nil, operation = operation }
+  end
   if not res then
     if not errors.kinds[kind] then kind = "network" end
     return nil, errors.new{ kind = kind, message = msg or "transport failed",
