@@ -105,7 +105,8 @@ local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "qui
 -- or after the command); a command's copies land under "cmd_<name>" and are merged.
 local function add_globals(p, prefix)
   prefix = prefix or ""
-  p:option("--endpoint", "RFS endpoint URL, e.g. http://127.0.0.1:PORT (default: $RFS_ENDPOINT unless --region is given)"):target(prefix .. "endpoint")
+  p:option("--endpoint", "RFS endpoint URL, e.g. http://127.0.0.1:PORT (default: $RFS_ENDPOINT unless --region is given)")
+    :target(prefix .. "endpoint")
   p:option("--region", "region, e.g. cn-north-4 (default: $HUAWEICLOUD_SDK_REGION)"):target(prefix .. "region")
   p:option("--project-id", "project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)"):target(prefix .. "project_id")
   p:option("--stack-id", "the stack's UUID, checked by RFS against the named stack"):target(prefix .. "stack_id")
@@ -150,7 +151,7 @@ local function build_parser()
   parser:command_target("command")
   add_globals(parser)
   parser:flag("--version", "print lua-rfs's version and exit"):action(function()
-    io.stdout:write("rfs (lua-rfs) ", rfs.version, " on ", rawget(_G, "jit") and jit.version or _VERSION, "\n")
+    io.stdout:write("rfs (lua-rfs) ", rfs.version, " on ", rawget(_G, "jit") and rawget(_G, "jit").version or _VERSION, "\n")
     os.exit(0)
   end)
   local function stack_command(name, description)
