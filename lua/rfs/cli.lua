@@ -317,12 +317,74 @@ function Run:interrupted(stack, what, resume_words)
   return 128 + sig
 end
 
+-- Library advice (Lua calls, option names) said in the command line's words.
+local CLI_WORDS = {
+  { "^rfs%.new: ", "rfs: " },
+  { "pass region %(e%.g%. 'cn%-north%-4'%) or endpoint, or set HUAWEICLOUD_SDK_REGION",
+    "pass --region (e.g. cn-north-4) or --endpoint, or set HUAWEICLOUD_SDK_REGION or RFS_ENDPOINT" },
+  { "pass project_id, set HUAWEICLOUD_SDK_PROJECT_ID, or pass region", "pass --project-id, set "
+    .. "HUAWEICLOUD_SDK_PROJECT_ID, or pass --region" },
+  { "pass project_id or region", "pass --project-id or --region" },
+  { "or pass project_id %(or set HUAWEICLOUD_SDK_PROJECT_ID%)", "or pass --project-id (or set HUAWEICLOUD_SDK_PROJECT_ID)" },
+  { "pass endpoint = 'https://%.%.%.'", "pass --endpoint https://..." },
+  { "options: no ak and sk given; ", "" },
+  { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
+}
+
+--- A library message in the command line's words (flags, commands, not Lua calls).
+function cli.speak(msg)
+  msg = tostring(msg)
+  for _, w in ipairs(CLI_WORDS) do msg = msg:gsub(w[1], w[2]) end
+  return msg
+end
+
+-- The hint an error gets on the command line: what to run or which flag to check.
+function Run:hint(err)
+  local name = self.stack and shell_word(self.stack.name) or "STACK"
+  if err.code == "AOS.01.0404" then
+    return "check --deployment-id: the stack has no deployment with that id (continue-deploy and continue-rollback "
+      .. "print it)"
+  elseif err.code == "AOS.01.0400" then
+    return "the stack was deleted and recreated under the same name: run `rfs metadata " .. name
+      .. "` for its new id and pass that as --stack-id (or leave --stack-id out)"
+  elseif err.message == require("rfs.client").HTML_MESSAGE then
+    return "check --endpoint (or --region)"
+  elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
+    return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
+  elseif err.kind == "invalid_state" then
+    return "run `rfs metadata " .. name .. "` and act on the state the stack is in"
+  elseif err.kind == "not_found" then
+    return "check the name, --project-id and --region (or --endpoint)"
+  elseif err.kind == "bad_request" and not err.hint then
+    return "check the command's arguments (rfs " .. tostring(self.args.command) .. " --help)"
+  elseif err.kind == "network" and not err.hint then
+    return "check --endpoint (or --region) and the network path to it"
+  end
+  return err.hint and cli.speak(err.hint) or nil
+end
+
 function Run:fail(err)
   if err.kind == "interrupted" then
     return self:interrupted(self.stack, "before the answer came; the request may have been applied: check with "
                             .. self:resume_command(self.stack, { "metadata", self.stack.name }))
   end
-  self:err(tostring(err))
+  if err.kind == "timeout" and err.operation == "wait" and self.stack then
+    -- the wait gave up, the deployment goes on: the command that resumes it, not a Lua call
+    local words = { "wait", self.stack.name }
+    if self.deployment_id then
+      words[#words + 1] = "--deployment-id"
+      words[#words + 1] = self.deployment_id
+    end
+    if self.operation then
+      words[#words + 1] = "--operation"
+      words[#words + 1] = self.operation
+    end
+    err.message = (err.message:gsub("resume with .*$", "resume with: " .. self:resume_command(self.stack, words)))
+    err.hint = "raise --timeout, or resume the wait later with the command above"
+  else
+    err.hint = self:hint(err)
+  end
+  self:err(cli.speak(tostring(err)))
   if err.kind == "timeout" then return cli.EXIT.timeout end
   return cli.EXIT.api
 end
@@ -493,7 +555,7 @@ function cli.client(args, new, stderr)
                                              region = args.region,
                                              project_id = args.project_id, sleep = interruptible_sleep,
                                              on_exchange = trace })
-  if not ok then return nil, (tostring(client):gsub("^[^:]+:%d+: ", "")) end
+  if not ok then return nil, cli.speak((tostring(client):gsub("^[^:]+:%d+: ", ""))) end
   return client
 end
 
@@ -555,7 +617,8 @@ end
 --  No Lua traceback reaches a user: an unexpected error is one line
 --  "rfs: internal error: ..." and exit code 70 (EX_SOFTWARE).
 function cli.main(argv, streams)
-  local ok, code = xpcall(main, function(e) return e end, argv, streams)
+  -- (a closure: PUC Lua 5.1's xpcall passes no arguments, and luarocks on Debian runs rfs with it)
+  local ok, code = xpcall(function() return main(argv, streams) end, function(e) return e end)
   if ok then return code end
   local stderr = streams and streams.stderr or io.stderr
   pcall(stderr.write, stderr, "rfs: internal error: ", printable(tostring(code)),

@@ -351,8 +351,23 @@ local function parse_retry_after(value)
   return tonumber(value)
 end
 
+client.HTML_MESSAGE = "the endpoint answered HTML, not RFS JSON"
+
+--- true when a response is an HTML page (a web server or proxy that is not RFS).
+function client.is_html(headers, body)
+  local ctype = headers and headers["content-type"] or ""
+  return ctype:lower():find("text/html", 1, true) ~= nil
+    or (body or ""):sub(1, 200):lower():find("^%s*<[!%a]") ~= nil
+end
+
 function client.response_error(status, headers, body, request_id, operation)
   local code, msg, details = client.parse_error_body(body)
+  if not code and client.is_html(headers, body) then
+    -- never quote a page into the message: it says nothing about RFS
+    return errors.new{ kind = errors.kind_for_status(status), status = status, message = client.HTML_MESSAGE,
+                       hint = "check the endpoint", request_id = request_id, operation = operation,
+                       server_request_id = headers and headers["x-request-id"], sent = status >= 500 }
+  end
   local kind = GATEWAY_KINDS[code] or errors.kind_for_status(status)
   local err = errors.new{
     kind = kind, status = status, code = code, details = details,
@@ -391,6 +406,29 @@ function client.stack_url(c, stack_name, suffix, query)
   return st.stacks_url .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
 end
 
+-- Transport failures that trying again cannot mend: they fail at once, with a hint that fits.
+local TLS_TO_PLAIN = { "wrong version number", "SSL connection timeout", "packet length too long",
+                       "unknown protocol", "handshake failed" }
+
+--- The error for a transport failure (kind, message from the transport).
+function client.transport_error(kind, msg, request_id, operation, maybe_applied)
+  msg = msg or "transport failed"
+  local t = { kind = kind, message = msg, request_id = request_id, operation = operation, sent = maybe_applied }
+  if kind == "network" and (msg:find("resolve", 1, true) or msg:find("Name or service not known", 1, true)) then
+    t.retryable = false -- a host name that does not resolve will not resolve in a second either
+    t.hint = "check the host name in the endpoint (or the region) and DNS"
+  elseif kind == "tls" or (kind == "timeout" and msg:find("SSL", 1, true)) then
+    for _, s in ipairs(TLS_TO_PLAIN) do
+      if msg:find(s, 1, true) then
+        t.kind, t.retryable = "tls", false
+        t.hint = "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http://"
+        break
+      end
+    end
+  end
+  return errors.new(t)
+end
+
 -- One attempt through the client's transport: signed here, for every transport.
 local function send_once(c, st, method, url, body, operation)
   local request_id = core.uuid4()
@@ -414,12 +452,16 @@ local function send_once(c, st, method, url, body, operation)
   end
   if not res then
     if not errors.kinds[kind] then kind = "network" end
-    return nil, errors.new{ kind = kind, message = msg or "transport failed",
-                            request_id = request_id, operation = operation, sent = maybe_applied }
+    return nil, client.transport_error(kind, msg, request_id, operation, maybe_applied)
   end
   local status, rheaders, rbody = res.status, res.headers or {}, res.body or ""
   if status >= 200 and status < 300 then
     local value, derr = client.decode(rbody)
+    if value == nil and client.is_html(rheaders, rbody) then
+      return nil, errors.new{ kind = "decode", status = status, request_id = request_id, operation = operation,
+                              server_request_id = rheaders["x-request-id"], message = client.HTML_MESSAGE,
+                              hint = "check the endpoint" }
+    end
     if value == nil or type(value) ~= "table" then
       return nil, errors.new{ kind = "decode", status = status, request_id = request_id,
                               server_request_id = rheaders["x-request-id"], operation = operation,

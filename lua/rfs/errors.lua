@@ -22,6 +22,14 @@ local KINDS = {
 }
 errors.kinds = KINDS
 
+-- Hints for RFS error codes whose cause is narrower than their kind's.
+local CODE_HINTS = {
+  ["AOS.01.0404"] = "check the deployment_id: the stack has no deployment with that id",
+  ["AOS.01.0400"] = "the stack_id does not match the named stack: it was deleted and recreated under the "
+    .. "same name; read its metadata for the new id before acting on it",
+}
+errors.code_hints = CODE_HINTS
+
 local Error = {}
 Error.__index = Error
 Error.__name = "rfs.error"
@@ -36,7 +44,7 @@ function Error.__tostring(e)
   if type(e.retry_after) == "number" then where[#where + 1] = ("Retry-After %.0fs"):format(e.retry_after) end
   local line = "rfs " .. tostring(e.kind) .. " error: " .. tostring(e.message or "unknown error")
   if #where > 0 then line = line .. " (" .. table.concat(where, ", ") .. ")" end
-  local hint = e.hint or KINDS[e.kind]
+  local hint = e.hint or CODE_HINTS[e.code] or KINDS[e.kind]
   if hint then line = line .. "; " .. hint end
   -- one line, whatever the server put in its message
   return errors.printable(line)
