@@ -83,7 +83,8 @@ local function text_fields(t)
   local out = {}
   if type(t) ~= "table" then return out end
   for k, v in pairs(t) do
-    out[k] = (type(v) == "number" or type(v) == "boolean") and v or text_value(v)
+    -- (not `and v or`: false would become the string "false", which reads as true)
+    if type(v) == "number" or type(v) == "boolean" then out[k] = v else out[k] = text_value(v) end
   end
   return out
 end
@@ -173,7 +174,7 @@ local function build_parser()
   ev:flag("--follow", "keep printing new events until the stack settles")
   local w = stack_command("wait", "wait until a stack settles after a continue")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
-  w:option("--operation", "what the deployment was (default continue_deploy)")
+  w:option("--operation", "what the deployment was (default: read from the deployment's events or the stack's state)")
     :choices({ "continue_deploy", "continue_rollback", "create", "deploy", "delete" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
   cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
@@ -491,8 +492,33 @@ function Run:events(stack)
   return cli.EXIT.ok
 end
 
+-- Which operation a deployment is, when `rfs wait` is not told: its first event says (a
+-- rollback starts by rolling back), or, before it has any, the state the stack waits in.
+function Run:infer_operation(stack, deployment)
+  local events, err = stack:events{ deployment_id = deployment }
+  if not events then return nil, err end
+  local first = events[#events] -- newest first
+  if first then
+    local text = tostring(first.event_message or "")
+    if text:find("[Rr]olling back") or text:find("^[Rr]ollback") then return "continue_rollback" end
+    if text:find("^[Dd]elet") then return "delete" end
+    return "continue_deploy"
+  end
+  local meta, merr = stack:metadata()
+  if not meta then return nil, merr end
+  if meta.status == "ROLLBACK_FAILED" or meta.status == "ROLLBACK_IN_PROGRESS" then return "continue_rollback" end
+  if meta.status == "DELETION_IN_PROGRESS" or meta.status == "DELETION_FAILED" then return "delete" end
+  return "continue_deploy"
+end
+
 function Run:wait(stack)
-  local operation = self.args.operation or "continue_deploy"
+  local operation = self.args.operation
+  if not operation and self.args.deployment_id then
+    local err
+    operation, err = self:infer_operation(stack, self.args.deployment_id)
+    if not operation then return self:fail(err) end
+  end
+  operation = operation or "continue_deploy"
   if not self.args.deployment_id and operation ~= "delete" then
     self:err("rfs wait: the deployment to wait for is unknown in a new process; pass --deployment-id "
              .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete")
