@@ -48,7 +48,7 @@ local P = {
   marker = { name = "marker", ["in"] = "query", type = "string", min_len = 1, max_len = 512,
              doc = "start after this page marker (page_info.next_marker of the previous page)" },
   limit = { name = "limit", ["in"] = "query", type = "integer", min = 1, max = 1000,
-            doc = "items per page" },
+            doc = "items per page: a page size, not a total (every page is read unless all = false)" },
   all = { name = "all", ["in"] = "local", type = "boolean",
           doc = "false: return one page and the next marker (default: every page)" },
   template_body = { name = "template_body", ["in"] = "body", type = "string", max_len = 51200,

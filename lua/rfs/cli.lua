@@ -170,7 +170,12 @@ local function build_parser()
   end
   local ev = stack_command("events", "list a stack's events (oldest first)")
   ev:option("--deployment-id", "only this deployment's events"):convert(deployment_id)
-  ev:option("--filter", "e.g. event_type==ERROR (',' is AND, '|' is OR)")
+  ev:option("--filter", "e.g. event_type==ERROR|event_type==CREATION_FAILED ('|' is OR and binds tighter than "
+            .. "',' AND; names: event_type, resource_type, resource_name)"):convert(function(v)
+    local why = stack_mod.filter_problem(v)
+    if why then return nil, "--filter " .. rfs.errors.display(v) .. ": " .. why end
+    return v
+  end)
   ev:flag("--follow", "keep printing new events until the stack settles")
   local w = stack_command("wait", "wait until a stack settles after a continue")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
@@ -460,7 +465,46 @@ function Run:continue(stack, operation)
                                                                   on_progress = self:progress() }))
 end
 
+-- Follows the stack's current deployment when no --deployment-id names one: its events so
+-- far (those since the stack's update_time), then each new one, until the stack settles.
+function Run:follow_current(stack, printer)
+  core.watch_signals()
+  local shown, since, pause, saw_running = {}, nil, 1, false
+  local ok, code = pcall(function()
+    while true do
+      local meta, err = stack:metadata()
+      if not meta then return self:fail(err) end
+      since = since or meta.update_time
+      local running = meta.status:find("IN_PROGRESS", 1, true) ~= nil
+      saw_running = saw_running or running
+      local list, eerr = stack:events{}
+      if not list then return self:fail(eerr) end
+      for i = #list, 1, -1 do
+        local e = list[i]
+        local key = table.concat({ tostring(e.time), tostring(e.resource_name), tostring(e.event_type),
+                                   tostring(e.event_message) }, "\0")
+        if not shown[key] and (saw_running and since == nil or tostring(e.time) >= tostring(since)) then
+          shown[key] = true
+          printer(e)
+        end
+      end
+      if not running then return meta.status:find("FAILED", 1, true) and cli.EXIT.failed or cli.EXIT.ok end
+      interruptible_sleep(pause)
+      pause = math.min(pause * 1.5, 10)
+    end
+  end)
+  if ok then return code end
+  if code == INTERRUPTED then
+    return self:interrupted(stack, "while following the events of " .. stack.name, { "events", stack.name, "--follow" })
+  end
+  error(code, 0)
+end
+
 function Run:events(stack)
+  if self.args.follow and not self.args.deployment_id then
+    return self:follow_current(stack, self:json() and function(e) self:out(json_encode(json_value(e))) end
+      or function(e) self:out(stack_mod.event_line(text_fields(e))) end)
+  end
   if self.args.follow then
     local printer = self:json() and function(e) self:out(json_encode(json_value(e))) end
       or function(e) self:out(stack_mod.event_line(text_fields(e))) end

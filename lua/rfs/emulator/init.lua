@@ -345,22 +345,46 @@ local function get_metadata(self, st)
   return json_response(self, 200, metadata_of(st))
 end
 
-local function matches_filter(e, filter)
-  if not filter or filter == "" then return true end
-  for alt in filter:gmatch("[^|]+") do
-    local all = true
-    for cond in alt:gmatch("[^,]+") do
-      local field, value = cond:match("^%s*([%w_]+)%s*==%s*(.-)%s*$")
-      if not field or tostring(e[field]) ~= value then all = false break end
+-- An events filter as RFS reads it: ',' is AND between groups, '|' is OR inside a group
+-- (OR binds tighter), each term name==value over event_type, resource_type, resource_name.
+-- -> a list of groups, each a list of { field, value } | nil, why
+local FILTER_FIELDS = { event_type = true, resource_type = true, resource_name = true }
+local function parse_filter(filter)
+  local groups = {}
+  for group in (filter .. ","):gmatch("([^,]*),") do
+    local terms = {}
+    for term in (group .. "|"):gmatch("([^|]*)|") do
+      local field, value = term:match("^([%w_]+)==([%w_]+)$")
+      if not field or not FILTER_FIELDS[field] then return nil, "invalid filter term '" .. term .. "'" end
+      if terms[1] and terms[1][1] ~= field then return nil, "an AND group of the filter names two parameters" end
+      terms[#terms + 1] = { field, value }
     end
-    if all then return true end
+    groups[#groups + 1] = terms
   end
-  return false
+  return groups
+end
+
+local function matches_filter(e, groups)
+  if not groups then return true end
+  for _, terms in ipairs(groups) do
+    local any = false
+    for _, t in ipairs(terms) do
+      if tostring(e[t[1]]) == t[2] then any = true break end
+    end
+    if not any then return false end
+  end
+  return true
 end
 
 local function list_events(self, st, q)
   if q.deployment_id and not st.deployments[q.deployment_id] then
     return error_response(self, 404, "AOS.01.0404", "deployment " .. q.deployment_id .. " does not exist")
+  end
+  local groups = nil
+  if q.filter and q.filter ~= "" and not q.filter:find(";", 1, true) then -- RFS ignores a filter with a ';'
+    local why
+    groups, why = parse_filter(q.filter)
+    if not groups then return error_response(self, 400, "AOS.00.0400", why) end
   end
   local limit = tonumber(q.limit) or 100
   if limit < 1 or limit > 100 then return error_response(self, 400, "AOS.00.0400", "limit must be 1-100") end
@@ -372,7 +396,7 @@ local function list_events(self, st, q)
   local selected = {}
   for i = #st.events, 1, -1 do -- newest first
     local e = st.events[i]
-    if (not q.deployment_id or e.deployment_id == q.deployment_id) and matches_filter(e, q.filter) then
+    if (not q.deployment_id or e.deployment_id == q.deployment_id) and matches_filter(e, groups) then
       selected[#selected + 1] = e
     end
   end
