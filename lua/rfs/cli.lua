@@ -538,7 +538,7 @@ end
 
 -- Which operation a deployment is, when `rfs wait` is not told: its first event says (a
 -- rollback starts by rolling back), or, before it has any, the state the stack waits in.
-function Run:infer_operation(stack, deployment)
+local function infer_operation(stack, deployment)
   local events, err = stack:events{ deployment_id = deployment }
   if not events then return nil, err end
   local first = events[#events] -- newest first
@@ -559,7 +559,7 @@ function Run:wait(stack)
   local operation = self.args.operation
   if not operation and self.args.deployment_id then
     local err
-    operation, err = self:infer_operation(stack, self.args.deployment_id)
+    operation, err = infer_operation(stack, self.args.deployment_id)
     if not operation then return self:fail(err) end
   end
   operation = operation or "continue_deploy"

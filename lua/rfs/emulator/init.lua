@@ -44,8 +44,17 @@ local OPERATIONS = {
 
 -- Time -------------------------------------------------------------------------
 
+-- Timestamps are shown on the real clock: emulated time runs time_scale times faster from
+-- the emulator's epoch (its start), and an instant t of it is shown at
+-- epoch + (t - epoch) / time_scale, so that under --time-scale no time lies in the future.
+-- (Set by the emulator that handles the request: one handles at a time.)
+local display_clock = { epoch = 0, scale = 1 }
+local function show_time_of(self)
+  display_clock.epoch, display_clock.scale = self.epoch, self.time_scale > 0 and self.time_scale or 1
+end
+
 local function rfc3339(t)
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(display_clock.epoch + (t - display_clock.epoch) / display_clock.scale))
 end
 
 local function sdk_date_seconds(s)
@@ -297,12 +306,12 @@ local function fault_response(self, f)
     resp = { status = f.status or 200, headers = { ["Content-Type"] = "application/json",
                                                   ["X-Request-Id"] = self.uuid() }, body = f.body }
   else
-    local status = f.status or 500
+    local status = math.floor(f.status or 500) -- a JSON number: 502.0 on Lua 5.4
     local code = f.error_code or (status == 429 and "APIG.0308") or (status == 401 and "APIG.0301")
       or (status == 504 and "APIG.0203") or (status == 403 and "AOS.00.0403") or "AOS.00.0500"
     local message = status == 429
       and "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute"
-      or ("injected fault: HTTP " .. status)
+      or ("injected fault: HTTP %d"):format(status)
     resp = error_response(self, status, code, message, extra)
   end
   if extra then resp.headers["Retry-After"] = extra["Retry-After"] end
@@ -685,6 +694,7 @@ end
 --  resp = { status, headers, body, delay = seconds to hold it, drop = "before" | "after",
 --           truncate = true: send half the body under the full Content-Length, then close }.
 function emulator.handle(self, req)
+  show_time_of(self)
   local t = now(self)
   if req.path:sub(1, 6) == "/_obs/" then return lifecycle.download(self, req, t) end -- unsigned, as OBS URLs are
   if req.path:sub(1, 11) == "/_emulator/" then
@@ -724,6 +734,7 @@ end
 
 --- Brings every stack up to the emulated present (the server calls this between requests).
 function emulator.tick(self)
+  show_time_of(self)
   local t = now(self)
   for _, st in pairs(self.stacks) do advance(st, t) end
 end
