@@ -13,7 +13,8 @@
 
 #include "rfs.h"
 
-#define NAME_MAX_LEN 128
+#define NAME_MAX_LEN 128                /* characters */
+#define NAME_MAX_BYTES (NAME_MAX_LEN * 3) /* a Chinese character is 3 bytes of UTF-8 */
 #define ID_LEN 36
 #define STATUS_MAX_LEN 32
 #define DEPLOYMENT_ID_MAX_LEN 128
@@ -41,7 +42,7 @@ static const rfs_kind KINDS[KIND_COUNT] = {
 
 typedef struct {
     int kind;
-    char name[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_BYTES + 1];
     char id[ID_LEN + 1];
     char status[STATUS_MAX_LEN + 1];
     char deployment_id[DEPLOYMENT_ID_MAX_LEN + 1];
@@ -63,16 +64,24 @@ static int is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* ^[A-Za-z][A-Za-z0-9_-]{0,127}$ */
+/* A letter or a Chinese character (U+4E00..U+9FA5, UTF-8) first, then letters, Chinese
+ * characters, digits, '_' and '-': 1 to 128 characters, as RFS takes them. */
 static int valid_stack_name(const char *s, size_t n)
 {
-    size_t i;
-    if (n < 1 || n > NAME_MAX_LEN || !is_alpha(s[0]))
+    size_t i = 0, chars = 0, cjk;
+    if (n < 1 || n > NAME_MAX_BYTES)
         return 0;
-    for (i = 1; i < n; i++)
-        if (!(is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '-'))
+    while (i < n) {
+        cjk = rfs_cjk_len(s + i, n - i);
+        if (cjk)
+            i += cjk;
+        else if (is_alpha(s[i]) || (i > 0 && (is_digit(s[i]) || s[i] == '_' || s[i] == '-')))
+            i++;
+        else
             return 0;
-    return 1;
+        chars++;
+    }
+    return chars <= NAME_MAX_LEN;
 }
 
 /* 8-4-4-4-12 hex digits */
@@ -144,7 +153,7 @@ static int new_object(lua_State *L, int kind, int name_idx, int owner_idx)
         return luaL_error(L, "rfs: %s name must be a string (got %s)", k->self, luaL_typename(L, name_idx));
     name = lua_tolstring(L, name_idx, &name_len);
     if (!valid_stack_name(name, name_len))
-        return luaL_error(L, "rfs: invalid %s name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$", k->self,
+        return luaL_error(L, "rfs: invalid %s name %s: " RFS_NAME_RULE, k->self,
                           rfs_push_display(L, name, name_len));
     if (!lua_isnoneornil(L, name_idx + 1)) {
         if (lua_type(L, name_idx + 1) != LUA_TSTRING)
@@ -204,7 +213,7 @@ static void push_field(lua_State *L, const char *v)
 static char *field_slot(rfs_stack *s, const char *key, size_t *max)
 {
     if (strcmp(key, "name") == 0) {
-        *max = NAME_MAX_LEN;
+        *max = NAME_MAX_BYTES;
         return s->name;
     } else if (strcmp(key, "id") == 0) {
         *max = ID_LEN;

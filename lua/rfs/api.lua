@@ -17,7 +17,8 @@
 --   on        "client" | "stack" | "plan" | "template" | "stack_set"
 --   lua       Lua method name on that object              summary one line, for help
 --   params    { name, ["in"] = "path"|"query"|"body", type, required, pattern (a Lua pattern),
---               format = "uuid", max_len, min_len, min, max, max_items, from = "object",
+--               format = "uuid" | "name" (a letter or a Chinese character, then letters, Chinese
+--               characters, digits, '_', '-'; max_len counts characters), max_len, min_len, min, max, max_items, from = "object",
 --               becomes = "vars_structure" (a convenience that is converted), doc }
 --             types: "string" | "integer" | "number" | "boolean" | "array" | "object"
 --   one_of    { { a, b } }: at most one of each group; required_one_of: exactly one
@@ -40,7 +41,7 @@ local P = {
   project_id = { name = "project_id", ["in"] = "path", type = "string", required = true, from = "object",
                  pattern = "^[%w_%-]+$", min_len = 3, max_len = 64, doc = "the client's project" },
   stack_name_path = { name = "stack_name", ["in"] = "path", type = "string", required = true, from = "object",
-                      pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the stack's name" },
+                      format = "name", max_len = 128, doc = "the stack's name" },
   stack_id_query = { name = "stack_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
                      doc = "guard: the request fails (400) when the named stack has another id" },
   stack_id_body = { name = "stack_id", ["in"] = "body", type = "string", format = "uuid", from = "object",
@@ -95,7 +96,7 @@ api.operations = {
     on = "client", lua = "create_stack", summary = "Create a stack; with a template it also deploys it",
     params = with({ "project_id",
       { name = "stack_name", ["in"] = "body", type = "string", required = true, from = "object",
-        pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the new stack's name" },
+        format = "name", max_len = 128, doc = "the new stack's name" },
       "description", "enable_auto_rollback", "enable_deletion_protection", "agencies" }, TEMPLATE_VARS),
     one_of = { { "template_body", "template_uri" }, { "vars", "vars_structure" } },
     idempotent = false, result = "stack",

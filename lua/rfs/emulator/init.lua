@@ -19,11 +19,11 @@
 
 local cjson = require "cjson.safe"
 local identity = require "rfs.emulator.identity"
+local input = require "rfs.emulator.input"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
 
-local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 local MAX_SKEW = 15 * 60
 
@@ -332,7 +332,7 @@ local function parse_query(q)
 end
 
 local function find_stack(self, project_id, name, stack_id)
-  if not name:match(STACK_NAME) or #name > 128 then
+  if not input.valid_name(name) then
     return nil, error_response(self, 400, "AOS.00.0400", "invalid stack_name: " .. name:sub(1, 64))
   end
   if stack_id and not stack_id:match(UUID) then
@@ -459,6 +459,7 @@ local function handle_api(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
+  name = input.path_segment(name) -- a Chinese name comes percent-encoded
   if #project_id < 3 or #project_id > 64 then
     return error_response(self, 400, "AOS.00.0400", "invalid project_id")
   end
@@ -583,7 +584,12 @@ local OUTCOME = one_of(OUTCOMES, "success, fail or fail_then_rollback_fail")
 
 local check_seed = object{
   project_id = text(64, "^[%w_-][%w_-][%w_-]+$", "3-64 letters, digits, _ or -"),
-  stack_name = text(128, STACK_NAME, "a stack name (^[A-Za-z][A-Za-z0-9_-]{0,127}$)"),
+  stack_name = function(v, name)
+    if not input.valid_name(v) then
+      return name .. " must be a stack name: a letter or a Chinese character, then letters, Chinese characters, "
+        .. "digits, _ or -, at most 128 characters"
+    end
+  end,
   stack_id = text(36, UUID, "a 36-character UUID"),
   status = one_of(ALL_STATES, "a stack status such as DEPLOYMENT_FAILED"),
   description = TEXT, status_message = TEXT, failure_message = TEXT, vars_body = TEXT, vars_uri_content = TEXT,
