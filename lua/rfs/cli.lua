@@ -467,15 +467,21 @@ end
 
 -- Follows the stack's current deployment when no --deployment-id names one: its events so
 -- far (those since the stack's update_time), then each new one, until the stack settles.
+-- A stack at rest is watched FOLLOW_SETTLE seconds, for a continue that is still queued.
+local FOLLOW_SETTLE = 10
 function Run:follow_current(stack, printer)
   core.watch_signals()
-  local shown, since, pause, saw_running = {}, nil, 1, false
+  local shown, since, strict, pause, saw_running, waited, first_update = {}, nil, false, 1, false, 0, nil
   local ok, code = pcall(function()
     while true do
       local meta, err = stack:metadata()
       if not meta then return self:fail(err) end
-      since = since or meta.update_time
       local running = meta.status:find("IN_PROGRESS", 1, true) ~= nil
+      if not since then
+        -- in progress: its update_time is when this deployment started; at rest, it is when
+        -- the last one ended, and only what comes after belongs to the next
+        since, strict = tostring(meta.update_time), not running
+      end
       saw_running = saw_running or running
       local list, eerr = stack:events{}
       if not list then return self:fail(eerr) end
@@ -483,12 +489,19 @@ function Run:follow_current(stack, printer)
         local e = list[i]
         local key = table.concat({ tostring(e.time), tostring(e.resource_name), tostring(e.event_type),
                                    tostring(e.event_message) }, "\0")
-        if not shown[key] and (saw_running and since == nil or tostring(e.time) >= tostring(since)) then
+        local t = tostring(e.time)
+        if not shown[key] and (t > since or (t == since and not strict)) then
           shown[key] = true
           printer(e)
         end
       end
-      if not running then return meta.status:find("FAILED", 1, true) and cli.EXIT.failed or cli.EXIT.ok end
+      -- a continue just sent is queued and the old state still shows: give it time to start
+      local settled = saw_running or waited >= FOLLOW_SETTLE or (first_update and meta.update_time ~= first_update)
+      first_update = first_update or meta.update_time
+      if not running and settled then
+        return meta.status:find("FAILED", 1, true) and cli.EXIT.failed or cli.EXIT.ok
+      end
+      waited = waited + pause
       interruptible_sleep(pause)
       pause = math.min(pause * 1.5, 10)
     end
