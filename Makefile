@@ -31,7 +31,7 @@ LDFLAGS_SO = -shared $(PKG_LIBS) $(EXTRA_LDFLAGS)
 
 LUA_MODULES := $(shell find lua/rfs -name '*.lua' | sort)
 
-.PHONY: all deps test test-unit demo bench install lint clean check memcheck
+.PHONY: all deps deps-check deps-bench test test-unit demo bench install lint clean check memcheck
 
 all: $(CORE)
 
@@ -44,8 +44,15 @@ $(CORE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(OBJS) $(LDFLAGS_SO)
 
+# make demo and make test need only the base list; make check and make bench add their tools
 deps:
 	@sh .ci/deps
+
+deps-check:
+	@sh .ci/deps check
+
+deps-bench:
+	@sh .ci/deps bench
 
 # spec/run also runs the C core and client specs on PUC Lua 5.1 and 5.3.
 TEST_LUAS := lua5.4 luajit lua5.1 lua5.3
@@ -57,7 +64,7 @@ demo: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 all
 	@sh examples/demo.sh
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory LUA=lua5.4 all
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run
@@ -106,7 +113,7 @@ $(FUZZ_DIR)/fuzz_headers: spec/fuzz/fuzz_headers.c src/headers.c $(HDRS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined spec/fuzz/fuzz_headers.c src/headers.c -o $@
 
 # Each harness gets FUZZ_SECONDS; the corpus grows in build/fuzz/<harness>-corpus.
-fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
+fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 	@rc=0; for h in sign:corpus headers:headers_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
 	  mkdir -p $(FUZZ_DIR)/$$name-corpus; \
 	  $(FUZZ_DIR)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -118,7 +125,7 @@ fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
 SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
   spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua
-sanitize: deps
+sanitize: deps-check
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -127,7 +134,7 @@ sanitize: deps
 
 # valgrind over MEMCHECK_CALLS metadata calls through the real libcurl path.
 MEMCHECK_CALLS ?= 10000
-memcheck: deps all
+memcheck: deps-check all
 	@command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)"; exit 1; }
 	@d=$$(mktemp -d); LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" lua5.4 spec/tools/fixed_server.lua $$d/port & spid=$$!; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do [ -s $$d/port ] && break; sleep 0.2; done; \
@@ -142,7 +149,7 @@ load: deps all
 	@lua5.4 spec/load/run.lua 20 500
 
 # Everything that is too slow or too tool-heavy for make test.
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
