@@ -126,6 +126,14 @@ describe("the rfs command line for a newcomer", function()
     for line in out:gmatch("[^\n]+") do
       assert.equal(" ", line:sub(col - 1, col - 1), line) -- aligned: every row has its column there
     end
+    -- text and JSON list the events in the same order, oldest first
+    local _, text = rfs("events u-table --endpoint " .. em.url)
+    local _, json = rfs("events u-table --output json --endpoint " .. em.url)
+    local from_text, from_json = {}, {}
+    for line in text:gmatch("[^\n]+") do from_text[#from_text + 1] = line:match("^%S+%s+(%S+)") end
+    for i, e in ipairs(cjson.decode(json)) do from_json[i] = e.event_type end
+    assert.same(from_text, from_json)
+    assert.equal("LOG", from_json[1])
     seed{ stack_name = "u-none", status = "DEPLOYMENT_FAILED" }
     local _, empty = rfs("events u-none --output json --endpoint " .. em.url)
     assert.equal("[]\n", empty)

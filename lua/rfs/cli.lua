@@ -537,11 +537,12 @@ function Run:events(stack)
   end
   local list, err = stack:events{ deployment_id = self.args.deployment_id, filter = self.args.filter }
   if not list then return self:fail(err) end
+  -- oldest first in every format, as --follow prints them
+  local oldest_first = {}
+  for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
   if self:json() then
-    self:out(render.json_list(list))
+    self:out(render.json_list(oldest_first))
   elseif self:format() == "table" then
-    local oldest_first = {}
-    for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
     self:out(render.list(oldest_first, EVENT_COLUMNS, "table"))
   else
     for i = #list, 1, -1 do self:out(stack_mod.event_line(text_fields(list[i]))) end
