@@ -417,9 +417,9 @@ function client.transport_error(kind, msg, request_id, operation, maybe_applied)
   if kind == "network" and (msg:find("resolve", 1, true) or msg:find("Name or service not known", 1, true)) then
     t.retryable = false -- a host name that does not resolve will not resolve in a second either
     t.hint = "check the host name in the endpoint (or the region) and DNS"
-  elseif kind == "tls" or (kind == "timeout" and msg:find("SSL", 1, true)) then
+  elseif kind == "tls" or (kind == "timeout" and (msg:find("SSL", 1, true) or msg:find("TLS handshake", 1, true))) then
     for _, s in ipairs(TLS_TO_PLAIN) do
-      if msg:find(s, 1, true) then
+      if msg:find(s, 1, true) or (kind == "timeout" and s == "SSL connection timeout") then
         t.kind, t.retryable = "tls", false
         t.hint = "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http://"
         break
