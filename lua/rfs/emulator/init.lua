@@ -639,7 +639,7 @@ local check_fault = object{
   match = object{ method = one_of(METHODS, "an HTTP method such as GET or POST"), path = text(1024) },
   status = number_in(200, 599, true),
   count = number_in(1, 1e9, true),
-  retry_after = number_in(0, 86400),
+  retry_after = number_in(0, 366 * 86400), -- a server may ask for days: clients must not sleep it
   delay = number_in(0, 3600),
   drop = one_of({ before = true, after = true }, "'before' or 'after'"),
   body = text(1024 * 1024, nil, "a string of at most 1 MiB"),
