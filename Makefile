@@ -31,7 +31,7 @@ LDFLAGS_SO = -shared $(PKG_LIBS) $(EXTRA_LDFLAGS)
 
 LUA_MODULES := $(shell find lua/rfs -name '*.lua' | sort)
 
-.PHONY: all deps test test-unit demo bench install lint clean check memcheck
+.PHONY: all deps deps-check deps-bench test test-unit demo bench install lint clean check memcheck
 
 all: $(CORE)
 
@@ -44,8 +44,15 @@ $(CORE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(OBJS) $(LDFLAGS_SO)
 
+# make demo and make test need only the base list; make check and make bench add their tools
 deps:
 	@sh .ci/deps
+
+deps-check:
+	@sh .ci/deps check
+
+deps-bench:
+	@sh .ci/deps bench
 
 # spec/run also runs the C core and client specs on PUC Lua 5.1 and 5.3.
 TEST_LUAS := lua5.4 luajit lua5.1 lua5.3
@@ -57,7 +64,7 @@ demo: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 all
 	@sh examples/demo.sh
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory LUA=lua5.4 all
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run
@@ -72,7 +79,19 @@ install: all
 	  d=$(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$$(dirname $${f#lua/}); \
 	  install -d $$d && install -m 0644 $$f $$d/ || exit 1; \
 	done
-	@for f in bin/*; do [ -f "$$f" ] && install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/bin/$$(basename $$f); done; true
+	@# the commands run with the interpreter they were built for and find the installed modules
+	@# from any directory, with no LUA_PATH
+	@interp=$$(command -v $(LUA) || echo "/usr/bin/env $(LUA)"); install -d $(DESTDIR)$(PREFIX)/bin; \
+	for f in bin/*; do \
+	  sed -e "1s|.*|#!$$interp|" \
+	      -e 's|^local LUA_DIR, LIB_DIR = nil, nil.*|local LUA_DIR, LIB_DIR = "$(PREFIX)/share/lua/$(LUA_ABI)", "$(PREFIX)/lib/lua/$(LUA_ABI)"|' \
+	      $$f > $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp && chmod 0755 $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp && \
+	  mv $(DESTDIR)$(PREFIX)/bin/$$(basename $$f).tmp $(DESTDIR)$(PREFIX)/bin/$$(basename $$f) || exit 1; \
+	done
+	@# bash completion, generated from the command line's own parser
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./$(BUILD)/?.so;;" \
+	  $(LUA) bin/rfs completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rfs
 
 clean:
 	rm -rf build
@@ -94,7 +113,7 @@ $(FUZZ_DIR)/fuzz_headers: spec/fuzz/fuzz_headers.c src/headers.c $(HDRS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined spec/fuzz/fuzz_headers.c src/headers.c -o $@
 
 # Each harness gets FUZZ_SECONDS; the corpus grows in build/fuzz/<harness>-corpus.
-fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
+fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 	@rc=0; for h in sign:corpus headers:headers_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
 	  mkdir -p $(FUZZ_DIR)/$$name-corpus; \
 	  $(FUZZ_DIR)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -106,7 +125,7 @@ fuzz: deps $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
 SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
   spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua
-sanitize: deps
+sanitize: deps-check
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -115,7 +134,7 @@ sanitize: deps
 
 # valgrind over MEMCHECK_CALLS metadata calls through the real libcurl path.
 MEMCHECK_CALLS ?= 10000
-memcheck: deps all
+memcheck: deps-check all
 	@command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed (apt-get install valgrind)"; exit 1; }
 	@d=$$(mktemp -d); LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" lua5.4 spec/tools/fixed_server.lua $$d/port & spid=$$!; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do [ -s $$d/port ] && break; sleep 0.2; done; \
@@ -130,7 +149,7 @@ load: deps all
 	@lua5.4 spec/load/run.lua 20 500
 
 # Everything that is too slow or too tool-heavy for make test.
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)

@@ -1,5 +1,12 @@
--- Why did it fail? The ERROR and *_FAILED events of a stack's last deployment, by resource.
+-- Why did it fail? The ERROR and *_FAILED events of a stack, by resource: of every deployment
+-- RFS still lists, or of one when DEPLOYMENT_ID is given (continue-deploy prints it).
 --   lua5.4 examples/events_digest.lua my-stack [DEPLOYMENT_ID]   (RFS_ENDPOINT=... for the emulator)
+-- From a checkout (after `make`), use its modules; an installed lua-rfs needs none of this.
+local root = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/.."
+local build = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = root .. "/build/" .. build .. "/?.so;" .. package.cpath
+
 local rfs = require "rfs"
 
 local name = arg[1] or error("usage: events_digest.lua STACK_NAME [DEPLOYMENT_ID]")

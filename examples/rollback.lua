@@ -1,5 +1,11 @@
 -- Retry a failed rollback (ROLLBACK_FAILED), wait for it, exit 0 on ROLLBACK_COMPLETE.
 --   lua5.4 examples/rollback.lua my-stack        (RFS_ENDPOINT=... for the emulator)
+-- From a checkout (after `make`), use its modules; an installed lua-rfs needs none of this.
+local root = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/.."
+local build = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = root .. "/build/" .. build .. "/?.so;" .. package.cpath
+
 local rfs = require "rfs"
 
 local name = arg[1] or error("usage: rollback.lua STACK_NAME")

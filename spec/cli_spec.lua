@@ -437,9 +437,11 @@ describe("examples", function()
     if em then em:stop() end
   end)
 
+  -- as README says: from the checkout after `make`, with the credentials and RFS_ENDPOINT
+  -- set and no LUA_PATH or LUA_CPATH
   local function example(cmd)
-      return run(("%s examples/%s"):format(LUA, cmd), ("RFS_ENDPOINT=%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' "
-               .. "LUA_CPATH='./build/%s/?.so;;'"):format(em.url, LUA))
+    return run(("unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4; %s examples/%s"):format(LUA, cmd),
+               ("RFS_ENDPOINT=%s"):format(em.url))
   end
 
   local function seed(t)
@@ -470,6 +472,14 @@ describe("examples", function()
     assert.matches("ex%-a DEPLOYMENT_COMPLETE", out)
     assert.matches("ex%-b DEPLOYMENT_FAILED", out)
     assert.matches("1 complete, 1 failed, 0 errors", out)
+  end)
+
+  it("watch_many.lua counts a stack it could not continue as an error", function()
+    seed{ stack_name = "ex-c", status = "DEPLOYMENT_FAILED", deploy_seconds = 20 }
+    local code, out, err = example("watch_many.lua ex-c ex-missing")
+    assert.equal(1, code)
+    assert.matches("ex%-missing: rfs not_found error", err)
+    assert.matches("1 complete, 0 failed, 1 errors", out)
   end)
 
   it("events_digest.lua says why a deployment failed", function()

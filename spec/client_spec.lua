@@ -15,7 +15,10 @@ end
 describe("rfs.new", function()
   it("refuses unknown options and wrong types, naming the option", function()
     assert.has_error(function() fake.client(fake.new(), { regoin = "cn-north-4" }) end,
-                     "rfs.new: unknown option 'regoin'")
+                     "rfs.new: unknown option 'regoin'; did you mean 'region'?")
+    -- a misspelt key is answered with the one it was meant to be, as the command line does
+    assert.error_matches(function() rfs.new{ akk = "AK", sk = "SK" } end, "unknown option 'akk'; did you mean 'ak'%?")
+    assert.has_error(function() fake.client(fake.new(), { zzzzzzzz = 1 }) end, "rfs.new: unknown option 'zzzzzzzz'")
     assert.error_matches(function() fake.client(fake.new(), { timeout = "30" }) end, "option 'timeout' must be a number")
     assert.error_matches(function() rfs.new("cn-north-4") end, "expected a table of options")
   end)

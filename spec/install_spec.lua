@@ -50,6 +50,18 @@ describe("installing", function()
                          "/bin/rfs", "/bin/rfs-emulator" }) do
       assert.truthy(io.open(tree .. f), tree .. f .. " is missing")
     end
+    -- the installed command: from /, with no LUA_PATH, with the interpreter it was built for
+    local first = io.open(tree .. "/bin/rfs"):read("*l")
+    assert.matches("^#!%S*/" .. LUA:gsub("%p", "%%%0") .. "$", first)
+    local works, version = run(("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+                                .. "%s/bin/rfs --version"):format(tree))
+    assert.is_true(works, version)
+    assert.matches("^rfs %(lua%-rfs%) ", version)
+    -- and the completion script, which bash can load
+    local completion = tree .. "/share/bash-completion/completions/rfs"
+    assert.truthy(io.open(completion), "no bash completion installed")
+    local loads, why = run(("bash -c 'source %s && complete -p rfs'"):format(completion))
+    assert.is_true(loads, why)
     assert_signs_from(tree)
   end)
 
@@ -69,5 +81,25 @@ describe("installing", function()
       assert.truthy(io.open(tree .. "/share/lua/5.4/" .. f), f .. " is not installed by luarocks")
     end
     assert_signs_from(tree)
+  end)
+
+  -- README's command as written (only --tree added, so that no root is needed): on Debian,
+  -- luarocks builds for its default Lua, 5.1; the rfs it installs must work from anywhere
+  it_54("luarocks make --deps-mode=none rfs-scm-1.rockspec, as README writes it, gives a working rfs", function()
+    assert.is_true((run("command -v luarocks")), "luarocks is not installed (apt-get install luarocks)")
+    local tree = tmpdir()
+    local src = tree .. "/src-copy"
+    assert(run(("mkdir -p %s && cp -r src lua bin rfs-scm-1.rockspec %s/"):format(src, src)))
+    local ok, out = run(("cd %s && luarocks make --deps-mode=none --tree %s rfs-scm-1.rockspec"):format(src, tree))
+    assert.is_true(ok, out)
+    os.execute("rm -rf " .. src)
+    local works, version = run(("cd / && env -u LUA_PATH -u LUA_CPATH %s/bin/rfs --version"):format(tree))
+    assert.is_true(works, version)
+    assert.matches("^rfs %(lua%-rfs%) ", version)
+    -- a command that loads the whole library and the C core, and reaches the network layer
+    local _, refused = run(("cd / && env -u LUA_PATH -u LUA_CPATH HUAWEICLOUD_SDK_AK=AK HUAWEICLOUD_SDK_SK=SK "
+                            .. "%s/bin/rfs metadata x --endpoint http://127.0.0.1:1 --project-id p01"):format(tree))
+    assert.matches("rfs network error", refused, 1, true)
+    os.execute("rm -rf " .. tree)
   end)
 end)

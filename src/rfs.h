@@ -43,6 +43,11 @@ void rfs_push_headers(lua_State *L, const char *block, size_t len);
  * cut at 40 characters, as errors.display does) and returns it. _at: the value at idx,
  * or its type name when it is not a string or number (lua_tolstring would convert it in place). */
 const char *rfs_push_display(lua_State *L, const char *s, size_t n);
+/* What a stack, plan, template or stack set name may be, said in errors. */
+#define RFS_NAME_RULE "it must start with a letter or a Chinese character, then hold only letters, " \
+                      "Chinese characters, digits, '_' and '-' (1 to 128 characters)"
+/* The length (3) of the UTF-8 Chinese character (U+4E00..U+9FA5) at s, or 0. */
+size_t rfs_cjk_len(const char *s, size_t n);
 const char *rfs_push_display_at(lua_State *L, int idx);
 
 /* stack.c */

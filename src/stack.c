@@ -13,9 +13,8 @@
 
 #include "rfs.h"
 
-#define NAME_MAX_LEN 128
-/* a template name may hold up to 128 Chinese characters: 3 bytes each in UTF-8 */
-#define NAME_MAX_BYTES (NAME_MAX_LEN * 3)
+#define NAME_MAX_LEN 128                /* characters */
+#define NAME_MAX_BYTES (NAME_MAX_LEN * 3) /* a Chinese character is 3 bytes of UTF-8 */
 #define ID_LEN 36
 #define STATUS_MAX_LEN 32
 #define DEPLOYMENT_ID_MAX_LEN 128
@@ -65,51 +64,24 @@ static int is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* ^[A-Za-z][A-Za-z0-9_-]{0,127}$ */
+/* A letter or a Chinese character (U+4E00..U+9FA5, UTF-8) first, then letters, Chinese
+ * characters, digits, '_' and '-': 1 to 128 characters, as RFS takes them. */
 static int valid_stack_name(const char *s, size_t n)
 {
-    size_t i;
-    if (n < 1 || n > NAME_MAX_LEN || !is_alpha(s[0]))
+    size_t i = 0, chars = 0, cjk;
+    if (n < 1 || n > NAME_MAX_BYTES)
         return 0;
-    for (i = 1; i < n; i++)
-        if (!(is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
-/* Length of the UTF-8 CJK ideograph (U+4E00..U+9FFF) at s, or 0. */
-static size_t cjk_len(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned cp;
-    if (n < 3 || (u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80)
-        return 0;
-    cp = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
-    return cp >= 0x4E00 && cp <= 0x9FFF ? 3 : 0;
-}
-
-/* A template name: 1-128 characters, a letter or Chinese character first, then letters,
- * digits, Chinese characters, '_' or '-'. */
-#define TEMPLATE_NAME_RULE "1-128 characters: a letter or Chinese character first, then letters, digits, " \
-                           "Chinese characters, '_' or '-'"
-static int valid_template_name(const char *s, size_t n)
-{
-    size_t i = 0, chars = 0, c;
     while (i < n) {
-        if ((c = cjk_len(s + i, n - i)) == 0) {
-            if (!(is_alpha(s[i]) || (i > 0 && (is_digit(s[i]) || s[i] == '_' || s[i] == '-'))))
-                return 0;
-            c = 1;
-        }
-        i += c;
+        cjk = rfs_cjk_len(s + i, n - i);
+        if (cjk)
+            i += cjk;
+        else if (is_alpha(s[i]) || (i > 0 && (is_digit(s[i]) || s[i] == '_' || s[i] == '-')))
+            i++;
+        else
+            return 0;
         chars++;
     }
-    return chars >= 1 && chars <= NAME_MAX_LEN;
-}
-
-static int valid_name(int kind, const char *s, size_t n)
-{
-    return kind == KIND_TEMPLATE ? valid_template_name(s, n) : valid_stack_name(s, n);
+    return chars <= NAME_MAX_LEN;
 }
 
 /* 8-4-4-4-12 hex digits */
@@ -180,13 +152,9 @@ static int new_object(lua_State *L, int kind, int name_idx, int owner_idx)
     if (lua_type(L, name_idx) != LUA_TSTRING)
         return luaL_error(L, "rfs: %s name must be a string (got %s)", k->self, luaL_typename(L, name_idx));
     name = lua_tolstring(L, name_idx, &name_len);
-    if (!valid_name(kind, name, name_len)) {
-        if (kind == KIND_TEMPLATE)
-            return luaL_error(L, "rfs: invalid template name %s: it must be " TEMPLATE_NAME_RULE,
-                              rfs_push_display(L, name, name_len));
-        return luaL_error(L, "rfs: invalid %s name %s: it must match ^[A-Za-z][A-Za-z0-9_-]{0,127}$", k->self,
+    if (!valid_stack_name(name, name_len))
+        return luaL_error(L, "rfs: invalid %s name %s: " RFS_NAME_RULE, k->self,
                           rfs_push_display(L, name, name_len));
-    }
     if (!lua_isnoneornil(L, name_idx + 1)) {
         if (lua_type(L, name_idx + 1) != LUA_TSTRING)
             return luaL_error(L, "rfs: %s must be a string (got %s)", k->id, luaL_typename(L, name_idx + 1));

@@ -20,7 +20,8 @@
 --   args      the Lua method's positional arguments, in order, when it has any: { "name" } for
 --             client:create_stack(name, {...}), { "version_id" }, { "region", "domain_id" }
 --   params    { name, ["in"] = "path"|"query"|"body", type, required, pattern (a Lua pattern),
---               format = "uuid", max_len, min_len, min, max, min_items, max_items,
+--               format = "uuid" | "name" (a letter or a Chinese character, then letters, Chinese
+--               characters, digits, '_', '-'; max_len counts characters), max_len, min_len, min, max, min_items, max_items,
 --               from = "object" (the object or the client supplies it) or "args" (a positional
 --               argument of the same name, or the arguments listed in `args` joined with '/';
 --               checked by rfs.operations.check_args, `doc` completing "<argument> must be"),
@@ -58,7 +59,7 @@ local P = {
   project_id = { name = "project_id", ["in"] = "path", type = "string", required = true, from = "object",
                  pattern = "^[%w_%-]+$", min_len = 3, max_len = 64, doc = "the client's project" },
   stack_name_path = { name = "stack_name", ["in"] = "path", type = "string", required = true, from = "object",
-                      pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the stack's name" },
+                      format = "name", max_len = 128, doc = "the stack's name" },
   stack_id_query = { name = "stack_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
                      doc = "guard: the request fails (400) when the named stack has another id" },
   stack_id_body = { name = "stack_id", ["in"] = "body", type = "string", format = "uuid", from = "object",
@@ -66,7 +67,7 @@ local P = {
   marker = { name = "marker", ["in"] = "query", type = "string", min_len = 1, max_len = 512,
              doc = "start after this page marker (page_info.next_marker of the previous page)" },
   limit = { name = "limit", ["in"] = "query", type = "integer", min = 1, max = 1000,
-            doc = "items per page" },
+            doc = "items per page: a page size, not a total (every page is read unless all = false)" },
   all = { name = "all", ["in"] = "local", type = "boolean",
           doc = "false: return one page and the next marker (default: every page)" },
   template_body = { name = "template_body", ["in"] = "body", type = "string", max_len = 51200,
@@ -104,7 +105,7 @@ P.plan_id_body = { name = "execution_plan_id", ["in"] = "body", type = "string",
 -- The template library (ListTemplates ... DeleteTemplateVersion).
 local TL = {
   template_name_path = { name = "template_name", ["in"] = "path", type = "string", required = true, from = "object",
-                         doc = "the template's name" },
+                         format = "name", max_len = 128, doc = "the template's name" },
   template_id_query = { name = "template_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
                         doc = "guard: the request fails (400) when the named template has another id" },
   template_id_body = { name = "template_id", ["in"] = "body", type = "string", format = "uuid", from = "object",
@@ -225,7 +226,7 @@ api.operations = {
     summary = "Create a stack; with a template it also deploys it",
     params = with({ "project_id",
       { name = "stack_name", ["in"] = "body", type = "string", required = true, from = "object",
-        pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the new stack's name" },
+        format = "name", max_len = 128, doc = "the new stack's name" },
       "description", "enable_auto_rollback", "enable_deletion_protection", "agencies" }, TEMPLATE_VARS),
     one_of = { { "template_body", "template_uri" }, { "vars", "vars_structure" } },
     idempotent = false, result = "stack",
@@ -393,6 +394,7 @@ api.operations = {
     summary = "Publish a template to the library; it becomes version V1",
     params = with({ "project_id",
       { name = "template_name", ["in"] = "body", type = "string", required = true, from = "object",
+        format = "name", max_len = 128,
         doc = "the new template's name: 1-128 letters, Chinese characters, digits, _ or -, a letter first" },
       TL.description, TL.version_description }, { "template_body", "template_uri" }),
     required_one_of = { { "template_body", "template_uri" } },

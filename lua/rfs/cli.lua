@@ -83,7 +83,8 @@ local function text_fields(t)
   local out = {}
   if type(t) ~= "table" then return out end
   for k, v in pairs(t) do
-    out[k] = (type(v) == "number" or type(v) == "boolean") and v or text_value(v)
+    -- (not `and v or`: false would become the string "false", which reads as true)
+    if type(v) == "number" or type(v) == "boolean" then out[k] = v else out[k] = text_value(v) end
   end
   return out
 end
@@ -99,18 +100,20 @@ local HANDWRITTEN = { metadata = true, ["continue-deploy"] = true, ["continue-ro
 
 local EVENT_COLUMNS = { "time", "event_type", "resource_name", "resource_type", "event_message" }
 
-local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "quiet" }
+local GLOBALS = { "endpoint", "region", "project_id", "stack_id", "output", "quiet", "debug" }
 
 -- The global options, on the main parser and on every command (so they may come before
 -- or after the command); a command's copies land under "cmd_<name>" and are merged.
 local function add_globals(p, prefix)
   prefix = prefix or ""
-  p:option("--endpoint", "RFS endpoint URL (overrides --region), e.g. http://127.0.0.1:PORT"):target(prefix .. "endpoint")
+  p:option("--endpoint", "RFS endpoint URL, e.g. http://127.0.0.1:PORT (default: $RFS_ENDPOINT unless --region is given)")
+    :target(prefix .. "endpoint")
   p:option("--region", "region, e.g. cn-north-4 (default: $HUAWEICLOUD_SDK_REGION)"):target(prefix .. "region")
   p:option("--project-id", "project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)"):target(prefix .. "project_id")
   p:option("--stack-id", "the stack's UUID, checked by RFS against the named stack"):target(prefix .. "stack_id")
   p:option("--output", "output format"):choices({ "text", "json", "table" }):target(prefix .. "output")
   p:flag("--quiet", "no progress output"):target(prefix .. "quiet")
+  p:flag("--debug", "one line per HTTP exchange and retry on stderr (secrets redacted)"):target(prefix .. "debug")
 end
 
 local function merge_globals(args)
@@ -148,6 +151,10 @@ local function build_parser()
     :add_help_command(false)
   parser:command_target("command")
   add_globals(parser)
+  parser:flag("--version", "print lua-rfs's version and exit"):action(function()
+    io.stdout:write("rfs (lua-rfs) ", rfs.version, " on ", rawget(_G, "jit") and rawget(_G, "jit").version or _VERSION, "\n")
+    os.exit(0)
+  end)
   local function stack_command(name, description)
     local c = parser:command(name, description)
     c:argument("stack", "stack name")
@@ -163,17 +170,24 @@ local function build_parser()
   end
   local ev = stack_command("events", "list a stack's events (oldest first)")
   ev:option("--deployment-id", "only this deployment's events"):convert(deployment_id)
-  ev:option("--filter", "e.g. event_type==ERROR (',' is AND, '|' is OR)")
+  ev:option("--filter", "e.g. event_type==ERROR|event_type==CREATION_FAILED ('|' is OR and binds tighter than "
+            .. "',' AND; names: event_type, resource_type, resource_name)"):convert(function(v)
+    local why = stack_mod.filter_problem(v)
+    if why then return nil, "--filter " .. rfs.errors.display(v) .. ": " .. why end
+    return v
+  end)
   ev:flag("--follow", "keep printing new events until the stack settles")
   local w = stack_command("wait", "wait until a stack settles after a continue")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
-  w:option("--operation", "what the deployment was (default continue_deploy)")
+  w:option("--operation", "what the deployment was (default: read from the deployment's events or the stack's state)")
     :choices({ "continue_deploy", "continue_rollback", "create", "deploy", "delete" })
   w:option("--timeout", "seconds to wait at most"):convert(seconds)
   cli_commands.add(parser, function(c) add_globals(c, "cmd_") end, HANDWRITTEN)
   add_globals(parser:command("whoami", "show which credentials source and project are used (no secrets)"), "cmd_")
   local repl = parser:command("repl", "an interactive Lua prompt with `client` built from the environment")
   add_globals(repl, "cmd_")
+  parser:command("completion", "print the bash completion script: source <(rfs completion bash)")
+    :argument("shell", "the shell"):choices({ "bash" })
   return parser
 end
 
@@ -309,12 +323,74 @@ function Run:interrupted(stack, what, resume_words)
   return 128 + sig
 end
 
+-- Library advice (Lua calls, option names) said in the command line's words.
+local CLI_WORDS = {
+  { "^rfs%.new: ", "rfs: " },
+  { "pass region %(e%.g%. 'cn%-north%-4'%) or endpoint, or set HUAWEICLOUD_SDK_REGION",
+    "pass --region (e.g. cn-north-4) or --endpoint, or set HUAWEICLOUD_SDK_REGION or RFS_ENDPOINT" },
+  { "pass project_id, set HUAWEICLOUD_SDK_PROJECT_ID, or pass region", "pass --project-id, set "
+    .. "HUAWEICLOUD_SDK_PROJECT_ID, or pass --region" },
+  { "pass project_id or region", "pass --project-id or --region" },
+  { "or pass project_id %(or set HUAWEICLOUD_SDK_PROJECT_ID%)", "or pass --project-id (or set HUAWEICLOUD_SDK_PROJECT_ID)" },
+  { "pass endpoint = 'https://%.%.%.'", "pass --endpoint https://..." },
+  { "options: no ak and sk given; ", "" },
+  { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
+}
+
+--- A library message in the command line's words (flags, commands, not Lua calls).
+function cli.speak(msg)
+  msg = tostring(msg)
+  for _, w in ipairs(CLI_WORDS) do msg = msg:gsub(w[1], w[2]) end
+  return msg
+end
+
+-- The hint an error gets on the command line: what to run or which flag to check.
+function Run:hint(err)
+  local name = self.stack and shell_word(self.stack.name) or "STACK"
+  if err.code == "AOS.01.0404" then
+    return "check --deployment-id: the stack has no deployment with that id (continue-deploy and continue-rollback "
+      .. "print it)"
+  elseif err.code == "AOS.01.0400" then
+    return "the stack was deleted and recreated under the same name: run `rfs metadata " .. name
+      .. "` for its new id and pass that as --stack-id (or leave --stack-id out)"
+  elseif err.message == require("rfs.client").HTML_MESSAGE then
+    return "check --endpoint (or --region)"
+  elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
+    return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
+  elseif err.kind == "invalid_state" then
+    return "run `rfs metadata " .. name .. "` and act on the state the stack is in"
+  elseif err.kind == "not_found" then
+    return "check the name, --project-id and --region (or --endpoint)"
+  elseif err.kind == "bad_request" and not err.hint then
+    return "check the command's arguments (rfs " .. tostring(self.args.command) .. " --help)"
+  elseif err.kind == "network" and not err.hint then
+    return "check --endpoint (or --region) and the network path to it"
+  end
+  return err.hint and cli.speak(err.hint) or nil
+end
+
 function Run:fail(err)
   if err.kind == "interrupted" then
     return self:interrupted(self.stack, "before the answer came; the request may have been applied: check with "
                             .. self:resume_command(self.stack, { "metadata", self.stack.name }))
   end
-  self:err(tostring(err))
+  if err.kind == "timeout" and err.operation == "wait" and self.stack then
+    -- the wait gave up, the deployment goes on: the command that resumes it, not a Lua call
+    local words = { "wait", self.stack.name }
+    if self.deployment_id then
+      words[#words + 1] = "--deployment-id"
+      words[#words + 1] = self.deployment_id
+    end
+    if self.operation then
+      words[#words + 1] = "--operation"
+      words[#words + 1] = self.operation
+    end
+    err.message = (err.message:gsub("resume with .*$", "resume with: " .. self:resume_command(self.stack, words)))
+    err.hint = "raise --timeout, or resume the wait later with the command above"
+  else
+    err.hint = self:hint(err)
+  end
+  self:err(cli.speak(tostring(err)))
   if err.kind == "timeout" then return cli.EXIT.timeout end
   return cli.EXIT.api
 end
@@ -422,7 +498,59 @@ function Run:continue(stack, operation)
                                                                   on_progress = self:progress() }))
 end
 
+-- Follows the stack's current deployment when no --deployment-id names one: its events so
+-- far (those since the stack's update_time), then each new one, until the stack settles.
+-- A stack at rest is watched FOLLOW_SETTLE seconds, for a continue that is still queued.
+local FOLLOW_SETTLE = 10
+function Run:follow_current(stack, printer)
+  core.watch_signals()
+  local shown, since, strict, pause, saw_running, waited, first_update = {}, nil, false, 1, false, 0, nil
+  local ok, code = pcall(function()
+    while true do
+      local meta, err = stack:metadata()
+      if not meta then return self:fail(err) end
+      local running = meta.status:find("IN_PROGRESS", 1, true) ~= nil
+      if not since then
+        -- in progress: its update_time is when this deployment started; at rest, it is when
+        -- the last one ended, and only what comes after belongs to the next
+        since, strict = tostring(meta.update_time), not running
+      end
+      saw_running = saw_running or running
+      local list, eerr = stack:events{}
+      if not list then return self:fail(eerr) end
+      for i = #list, 1, -1 do
+        local e = list[i]
+        local key = table.concat({ tostring(e.time), tostring(e.resource_name), tostring(e.event_type),
+                                   tostring(e.event_message) }, "\0")
+        local t = tostring(e.time)
+        if not shown[key] and (t > since or (t == since and not strict)) then
+          shown[key] = true
+          printer(e)
+        end
+      end
+      -- a continue just sent is queued and the old state still shows: give it time to start
+      local settled = saw_running or waited >= FOLLOW_SETTLE or (first_update and meta.update_time ~= first_update)
+      first_update = first_update or meta.update_time
+      if not running and settled then
+        return meta.status:find("FAILED", 1, true) and cli.EXIT.failed or cli.EXIT.ok
+      end
+      waited = waited + pause
+      interruptible_sleep(pause)
+      pause = math.min(pause * 1.5, 10)
+    end
+  end)
+  if ok then return code end
+  if code == INTERRUPTED then
+    return self:interrupted(stack, "while following the events of " .. stack.name, { "events", stack.name, "--follow" })
+  end
+  error(code, 0)
+end
+
 function Run:events(stack)
+  if self.args.follow and not self.args.deployment_id then
+    return self:follow_current(stack, self:json() and function(e) self:out(json_encode(json_value(e))) end
+      or function(e) self:out(stack_mod.event_line(text_fields(e))) end)
+  end
   if self.args.follow then
     local printer = self:json() and function(e) self:out(json_encode(json_value(e))) end
       or function(e) self:out(stack_mod.event_line(text_fields(e))) end
@@ -442,11 +570,12 @@ function Run:events(stack)
   end
   local list, err = stack:events{ deployment_id = self.args.deployment_id, filter = self.args.filter }
   if not list then return self:fail(err) end
+  -- oldest first in every format, as --follow prints them
+  local oldest_first = {}
+  for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
   if self:json() then
-    self:out(render.json_list(list))
+    self:out(render.json_list(oldest_first))
   elseif self:format() == "table" then
-    local oldest_first = {}
-    for i = #list, 1, -1 do oldest_first[#oldest_first + 1] = list[i] end
     self:out(render.list(oldest_first, EVENT_COLUMNS, "table"))
   else
     for i = #list, 1, -1 do self:out(stack_mod.event_line(text_fields(list[i]))) end
@@ -454,8 +583,33 @@ function Run:events(stack)
   return cli.EXIT.ok
 end
 
+-- Which operation a deployment is, when `rfs wait` is not told: its first event says (a
+-- rollback starts by rolling back), or, before it has any, the state the stack waits in.
+local function infer_operation(stack, deployment)
+  local events, err = stack:events{ deployment_id = deployment }
+  if not events then return nil, err end
+  local first = events[#events] -- newest first
+  if first then
+    local text = tostring(first.event_message or "")
+    if text:find("[Rr]olling back") or text:find("^[Rr]ollback") then return "continue_rollback" end
+    if text:find("^[Dd]elet") then return "delete" end
+    return "continue_deploy"
+  end
+  local meta, merr = stack:metadata()
+  if not meta then return nil, merr end
+  if meta.status == "ROLLBACK_FAILED" or meta.status == "ROLLBACK_IN_PROGRESS" then return "continue_rollback" end
+  if meta.status == "DELETION_IN_PROGRESS" or meta.status == "DELETION_FAILED" then return "delete" end
+  return "continue_deploy"
+end
+
 function Run:wait(stack)
-  local operation = self.args.operation or "continue_deploy"
+  local operation = self.args.operation
+  if not operation and self.args.deployment_id then
+    local err
+    operation, err = infer_operation(stack, self.args.deployment_id)
+    if not operation then return self:fail(err) end
+  end
+  operation = operation or "continue_deploy"
   if not self.args.deployment_id and operation ~= "delete" then
     self:err("rfs wait: the deployment to wait for is unknown in a new process; pass --deployment-id "
              .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete")
@@ -474,6 +628,12 @@ function Run:follow(stack)
                                                              on_progress = self:progress() }))
 end
 
+--- $RFS_ENDPOINT, as the examples read it: the default for --endpoint (nil when unset or empty).
+function cli.env_endpoint()
+  local e = os.getenv("RFS_ENDPOINT")
+  if e and e ~= "" then return e end
+end
+
 local function refuse_secret_flags(argv, stderr)
   for _, a in ipairs(argv) do
     for _, flag in ipairs(SECRET_FLAGS) do
@@ -488,11 +648,39 @@ local function refuse_secret_flags(argv, stderr)
 end
 
 --- The client the arguments describe; nil and a message on a configuration error.
-function cli.client(args, new)
-  local ok, client = pcall(new or rfs.new, { endpoint = args.endpoint, region = args.region,
-                                             project_id = args.project_id, sleep = interruptible_sleep })
-  if not ok then return nil, (tostring(client):gsub("^[^:]+:%d+: ", "")) end
+--- --debug: one line per HTTP exchange and per retry decision, for stderr. Only the method,
+--  the path (no host, no user:password), status, time and request ids: never a header, so
+--  never a signature, key or token.
+function cli.debug_line(t)
+  if t.type == "retry" then
+    return ("rfs: debug: retry %d/%d in %.1fs after %s%s%s"):format(t.attempt + 1, t.attempts, t.delay,
+      tostring(t.kind), t.status and (" (HTTP " .. t.status .. ")") or "",
+      t.retry_after and (", Retry-After " .. t.retry_after .. "s") or "")
+  end
+  return ("rfs: debug: %s %s -> %s in %.3fs request %s%s"):format(t.method, printable(t.path),
+    t.status and tostring(t.status) or (tostring(t.kind) .. " (" .. printable(t.message or "") .. ")"), t.elapsed,
+    t.request_id, t.server_request_id and (" server request " .. printable(t.server_request_id)) or "")
+end
+
+function cli.client(args, new, stderr)
+  local trace = nil
+  if args.debug then
+    stderr = stderr or io.stderr
+    trace = function(t) stderr:write(cli.debug_line(t), "\n") end
+  end
+  local ok, client = pcall(new or rfs.new, { endpoint = args.endpoint or (not args.region and cli.env_endpoint()) or nil,
+                                             region = args.region,
+                                             project_id = args.project_id, sleep = interruptible_sleep,
+                                             on_exchange = trace })
+  if not ok then return nil, cli.speak((tostring(client):gsub("^[^:]+:%d+: ", ""))) end
   return client
+end
+
+--- The bash completion script for every command and option the parser knows (the
+--  hand-written commands and those built from the operation model alike).
+function cli.bash_completion(parser)
+  return "# bash completion for rfs (lua-rfs " .. rfs.version .. "): generated by `rfs completion bash`\n"
+    .. (parser or build_parser()):get_bash_complete()
 end
 
 local function main(argv, streams)
@@ -511,7 +699,11 @@ local function main(argv, streams)
     return cli.EXIT.usage
   end
   merge_globals(args)
-  local client, cerr = cli.client(args, streams.new)
+  if args.command == "completion" then
+    io_.stdout:write(cli.bash_completion(parser))
+    return cli.EXIT.ok
+  end
+  local client, cerr = cli.client(args, streams.new, io_.stderr)
   if not client then
     io_.stderr:write(printable(cerr), "\n")
     return cli.EXIT.usage
@@ -543,7 +735,8 @@ end
 --  No Lua traceback reaches a user: an unexpected error is one line
 --  "rfs: internal error: ..." and exit code 70 (EX_SOFTWARE).
 function cli.main(argv, streams)
-  local ok, code = xpcall(main, function(e) return e end, argv, streams)
+  -- (a closure: PUC Lua 5.1's xpcall passes no arguments, and luarocks on Debian runs rfs with it)
+  local ok, code = xpcall(function() return main(argv, streams) end, function(e) return e end)
   if ok then return code end
   local stderr = streams and streams.stderr or io.stderr
   pcall(stderr.write, stderr, "rfs: internal error: ", printable(tostring(code)),

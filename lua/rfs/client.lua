@@ -32,7 +32,7 @@ local OPTIONS = {
   timeout = "number", connect_timeout = "number",
   verify_tls = "boolean", ca_file = "string", proxy = "string",
   retry = "table|boolean", transport = "string|function|table",
-  sleep = "function", clock = "function",
+  sleep = "function", clock = "function", on_exchange = "function",
   metadata_endpoint = "string", iam_endpoint = "string",
 }
 client.OPTIONS = OPTIONS
@@ -48,6 +48,32 @@ local SECONDS = { min = 0.001, max = 86400 }
 -- Per-client Lua-side state (transport, retry policy), keyed weakly by the userdata.
 local state = setmetatable({}, { __mode = "k" })
 
+-- Levenshtein distance, for "did you mean" on a misspelt option.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The known name closest to a misspelt one (at most two edits away), or nil.
+function client.suggest(name, known)
+  if type(name) ~= "string" then return nil end
+  local best, best_d
+  for k in pairs(known) do
+    local d = distance(name:lower(), k)
+    if d <= 2 and (not best_d or d < best_d or (d == best_d and k < best)) then best, best_d = k, d end
+  end
+  return best
+end
+
 local function check_options(opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -56,7 +82,8 @@ local function check_options(opts)
   for key, value in pairs(opts) do
     local want = OPTIONS[key]
     if not want then
-      error("rfs.new: unknown option " .. errors.display(key), 3)
+      local near = client.suggest(key, OPTIONS)
+      error("rfs.new: unknown option " .. errors.display(key) .. (near and ("; did you mean '" .. near .. "'?") or ""), 3)
     end
     if not ("|" .. want .. "|"):find("|" .. type(value) .. "|", 1, true) then
       error("rfs.new: option '" .. key .. "' must be a " .. want:gsub("|", " or ") .. " (got " .. type(value) .. ")", 3)
@@ -214,6 +241,10 @@ function client.new(opts)
     if type(opts.retry) == "table" then for k, v in pairs(opts.retry) do p[k] = v end end
     p.sleep = p.sleep or opts.sleep
     p.clock = p.clock or opts.clock
+    if opts.on_exchange and p.on_retry == nil then
+      local trace = opts.on_exchange
+      p.on_retry = function(r) r.type = "retry" trace(r) end
+    end
     policy = retry.policy(p)
   end
   local st = {
@@ -231,6 +262,8 @@ function client.new(opts)
     -- nil for keys and project known now: then a request pays one field read for this
     creds = credentials.state(plan, default_clock(opts, policy)),
     project_lookup = plan.project_id == nil or nil,
+    -- nil unless tracing (--debug): then one call per HTTP exchange
+    on_exchange = opts.on_exchange,
   }
   if st.creds then st.creds_io = credentials_io(st, opts, plan, verify_tls) end
   state[c] = st
@@ -318,8 +351,23 @@ local function parse_retry_after(value)
   return tonumber(value)
 end
 
+client.HTML_MESSAGE = "the endpoint answered HTML, not RFS JSON"
+
+--- true when a response is an HTML page (a web server or proxy that is not RFS).
+function client.is_html(headers, body)
+  local ctype = headers and headers["content-type"] or ""
+  return ctype:lower():find("text/html", 1, true) ~= nil
+    or (body or ""):sub(1, 200):lower():find("^%s*<[!%a]") ~= nil
+end
+
 function client.response_error(status, headers, body, request_id, operation)
   local code, msg, details = client.parse_error_body(body)
+  if not code and client.is_html(headers, body) then
+    -- never quote a page into the message: it says nothing about RFS
+    return errors.new{ kind = errors.kind_for_status(status), status = status, message = client.HTML_MESSAGE,
+                       hint = "check the endpoint", request_id = request_id, operation = operation,
+                       server_request_id = headers and headers["x-request-id"], sent = status >= 500 }
+  end
   local kind = GATEWAY_KINDS[code] or errors.kind_for_status(status)
   local err = errors.new{
     kind = kind, status = status, code = code, details = details,
@@ -358,6 +406,29 @@ function client.stack_url(c, stack_name, suffix, query)
   return st.stacks_url .. core.uri_encode(stack_name) .. suffix .. encode_query(query)
 end
 
+-- Transport failures that trying again cannot mend: they fail at once, with a hint that fits.
+local TLS_TO_PLAIN = { "wrong version number", "SSL connection timeout", "packet length too long",
+                       "unknown protocol", "handshake failed" }
+
+--- The error for a transport failure (kind, message from the transport).
+function client.transport_error(kind, msg, request_id, operation, maybe_applied)
+  msg = msg or "transport failed"
+  local t = { kind = kind, message = msg, request_id = request_id, operation = operation, sent = maybe_applied }
+  if kind == "network" and (msg:find("resolve", 1, true) or msg:find("Name or service not known", 1, true)) then
+    t.retryable = false -- a host name that does not resolve will not resolve in a second either
+    t.hint = "check the host name in the endpoint (or the region) and DNS"
+  elseif kind == "tls" or (kind == "timeout" and (msg:find("SSL", 1, true) or msg:find("TLS handshake", 1, true))) then
+    for _, s in ipairs(TLS_TO_PLAIN) do
+      if msg:find(s, 1, true) or (kind == "timeout" and s == "SSL connection timeout") then
+        t.kind, t.retryable = "tls", false
+        t.hint = "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http://"
+        break
+      end
+    end
+  end
+  return errors.new(t)
+end
+
 -- One attempt through the client's transport: signed here, for every transport.
 local function send_once(c, st, method, url, body, operation)
   local request_id = core.uuid4()
@@ -366,19 +437,31 @@ local function send_once(c, st, method, url, body, operation)
     ["Content-Type"] = "application/json",
     ["X-Project-Id"] = c.project_id,
   }, body)
+  local trace = st.on_exchange
+  local started = trace and core.monotonic()
   local res, kind, msg, maybe_applied = st.transport{
     method = method, url = url, headers = headers, body = body,
     timeout = st.timeout, connect_timeout = st.connect_timeout,
     verify_tls = st.verify_tls, ca_file = st.ca_file, proxy = st.proxy,
   }
+  if trace then
+    trace{ type = "exchange", method = method, path = url:match("^%a+://[^/]*(.*)$") or url,
+           status = res and res.status, kind = not res and kind or nil, message = not res and msg or nil,
+           elapsed = core.monotonic() - started, request_id = request_id,
+           server_request_id = res and res.headers and res.headers["x-request-id"] or nil, operation = operation }
+  end
   if not res then
     if not errors.kinds[kind] then kind = "network" end
-    return nil, errors.new{ kind = kind, message = msg or "transport failed",
-                            request_id = request_id, operation = operation, sent = maybe_applied }
+    return nil, client.transport_error(kind, msg, request_id, operation, maybe_applied)
   end
   local status, rheaders, rbody = res.status, res.headers or {}, res.body or ""
   if status >= 200 and status < 300 then
     local value, derr = client.decode(rbody)
+    if value == nil and client.is_html(rheaders, rbody) then
+      return nil, errors.new{ kind = "decode", status = status, request_id = request_id, operation = operation,
+                              server_request_id = rheaders["x-request-id"], message = client.HTML_MESSAGE,
+                              hint = "check the endpoint" }
+    end
     if value == nil or type(value) ~= "table" then
       return nil, errors.new{ kind = "decode", status = status, request_id = request_id,
                               server_request_id = rheaders["x-request-id"], operation = operation,

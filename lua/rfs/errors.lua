@@ -22,6 +22,14 @@ local KINDS = {
 }
 errors.kinds = KINDS
 
+-- Hints for RFS error codes whose cause is narrower than their kind's.
+local CODE_HINTS = {
+  ["AOS.01.0404"] = "check the deployment_id: the stack has no deployment with that id",
+  ["AOS.01.0400"] = "the stack_id does not match the named stack: it was deleted and recreated under the "
+    .. "same name; read its metadata for the new id before acting on it",
+}
+errors.code_hints = CODE_HINTS
+
 local Error = {}
 Error.__index = Error
 Error.__name = "rfs.error"
@@ -36,7 +44,7 @@ function Error.__tostring(e)
   if type(e.retry_after) == "number" then where[#where + 1] = ("Retry-After %.0fs"):format(e.retry_after) end
   local line = "rfs " .. tostring(e.kind) .. " error: " .. tostring(e.message or "unknown error")
   if #where > 0 then line = line .. " (" .. table.concat(where, ", ") .. ")" end
-  local hint = e.hint or KINDS[e.kind]
+  local hint = e.hint or CODE_HINTS[e.code] or KINDS[e.kind]
   if hint then line = line .. "; " .. hint end
   -- one line, whatever the server put in its message
   return errors.printable(line)
@@ -82,16 +90,35 @@ function errors.kind_for_status(status)
   return "bad_request"
 end
 
---- A value quoted for an error message: one line, printable ASCII, at most 40 characters
--- of it (control and non-ASCII bytes, quote and backslash as \xNN), so that bad input never
--- breaks a log line.
+--- A value quoted for an error message: one line, at most 40 bytes of it; control and
+-- non-ASCII bytes, quote and backslash as \xNN, so that bad input never breaks a log line.
+-- Chinese characters (U+4E00..U+9FA5, which names may hold) are shown as they are.
+local function cjk_at(v, i)
+  local b1, b2, b3 = v:byte(i, i + 2)
+  if not (b1 and b3 and b1 >= 0xe4 and b1 <= 0xe9 and b2 >= 0x80 and b2 < 0xc0 and b3 >= 0x80 and b3 < 0xc0) then
+    return false
+  end
+  local cp = (b1 - 0xe0) * 0x1000 + (b2 - 0x80) * 0x40 + (b3 - 0x80)
+  return cp >= 0x4e00 and cp <= 0x9fa5
+end
+
 function errors.display(v)
   v = tostring(v)
-  -- the quote and the backslash are escaped too, so that what is shown reads back unambiguously
-  local shown = "'" .. v:sub(1, 40):gsub(".", function(c)
-    local b = c:byte()
-    if b < 32 or b > 126 or c == "'" or c == "\\" then return ("\\x%02x"):format(b) end
-  end) .. "'"
+  local out, i = {}, 1
+  while i <= #v and i <= 40 do
+    if cjk_at(v, i) then
+      if i + 2 > 40 then break end -- never half a character
+      out[#out + 1] = v:sub(i, i + 2)
+      i = i + 3
+    else
+      local c = v:sub(i, i)
+      local b = c:byte()
+      -- the quote and the backslash are escaped too, so that what is shown reads back unambiguously
+      out[#out + 1] = (b < 32 or b > 126 or c == "'" or c == "\\") and ("\\x%02x"):format(b) or c
+      i = i + 1
+    end
+  end
+  local shown = "'" .. table.concat(out) .. "'"
   if #v > 40 then shown = shown .. ("... (%d characters)"):format(#v) end
   return shown
 end

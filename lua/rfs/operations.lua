@@ -72,6 +72,32 @@ local function check_vars_structure(fname, list, level)
   end
 end
 
+--- Names of stacks, plans, templates and stack sets as RFS takes them: a letter or a Chinese
+--  character (U+4E00..U+9FA5, UTF-8) first, then letters, Chinese characters, digits, '_'
+--  and '-'; 1 to 128 characters. -> true | false[, "too_long"]
+function operations.valid_name(name)
+  if type(name) ~= "string" or name == "" then return false end
+  local chars, i, n = 0, 1, #name
+  while i <= n do
+    local b = name:byte(i)
+    if b >= 0xe4 and b <= 0xe9 then
+      local b2, b3 = name:byte(i + 1, i + 2)
+      if not (b2 and b3 and b2 >= 0x80 and b2 < 0xc0 and b3 >= 0x80 and b3 < 0xc0) then return false end
+      local cp = (b - 0xe0) * 0x1000 + (b2 - 0x80) * 0x40 + (b3 - 0x80)
+      if cp < 0x4e00 or cp > 0x9fa5 then return false end
+      i = i + 3
+    elseif (b >= 65 and b <= 90) or (b >= 97 and b <= 122)
+        or (i > 1 and ((b >= 48 and b <= 57) or b == 95 or b == 45)) then
+      i = i + 1
+    else
+      return false
+    end
+    chars = chars + 1
+  end
+  if chars > 128 then return false, "too_long" end
+  return true
+end
+
 -- The list filter grammar of the stack set lists: clauses joined by ',' (AND), each of
 -- alternatives joined by '|' (OR, binding tighter), each key==value over [A-Za-z0-9_],
 -- every alternative of a clause naming the same key, a key the list knows.
@@ -134,7 +160,14 @@ function check_param(fname, p, v, level)
     misuse(fname, key .. " must be " .. (want:match("^[aeiou]") and "an " or "a ") .. want
            .. " (got " .. type(v) .. ")", level + 1)
   end
-  if p.type == "string" then
+  if p.type == "string" and p.format == "name" then
+    local ok, why = operations.valid_name(v)
+    if not ok then
+      misuse(fname, key .. (why == "too_long" and (" is longer than " .. p.max_len .. " characters")
+             or (" must start with a letter or a Chinese character, then hold only letters, Chinese characters, "
+                 .. "digits, '_' and '-'")) .. " (got " .. errors.display(v) .. ")", level + 1)
+    end
+  elseif p.type == "string" then
     if p.max_len and #v > p.max_len then
       misuse(fname, key .. " is " .. #v .. " characters long; at most " .. p.max_len, level + 1)
     end

@@ -12,6 +12,7 @@ local retry = {}
 local POLICY_KEYS = {
   attempts = "number", base = "number", cap = "number", deadline = "number", max_elapsed = "number",
   sleep = "function", clock = "function", random = "function", budget = "table",
+  on_retry = "function",
 }
 local DEFAULTS = { attempts = 5, base = 0.5, cap = 20 }
 
@@ -185,6 +186,10 @@ local function back_off(policy, attempt, err, deadline)
   if asked and (asked > policy.cap or (deadline and policy.clock() + asked > deadline)) then return false end
   local d = retry.delay(policy, attempt, err)
   if deadline and policy.clock() + d > deadline then return false end
+  if policy.on_retry then
+    policy.on_retry{ attempt = attempt, attempts = policy.attempts, delay = d, kind = type(err) == "table" and err.kind,
+                     status = type(err) == "table" and err.status or nil, retry_after = asked or nil }
+  end
   if policy.budget then policy.budget:take(policy.sleep, policy.clock) end
   policy.sleep(d)
   return true

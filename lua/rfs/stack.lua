@@ -262,6 +262,37 @@ function stack.check_deployment_id(fname, id, level)
   end
 end
 
+local FILTERABLE = { event_type = true, resource_type = true, resource_name = true }
+stack.FILTERABLE = FILTERABLE
+
+--- Why RFS would refuse an events filter, or nil when it is one RFS takes: name==value
+--  terms, ',' AND and '|' OR (OR binds tighter), names event_type, resource_type and
+--  resource_name, names and values of letters, digits and '_', one name per AND group.
+function stack.filter_problem(filter)
+  if filter == "" then return "it is empty" end
+  if #filter > 512 then return "it is longer than 512 characters" end
+  for group in (filter .. ","):gmatch("([^,]*),") do
+    local name_of_group
+    for term in (group .. "|"):gmatch("([^|]*)|") do
+      local name, value = term:match("^([%w_]+)==([%w_]+)$")
+      if not name then
+        return ("%s is not name==value (names and values: letters, digits and '_'; ',' is AND, '|' is OR)")
+          :format(errors.display(term))
+      end
+      if not FILTERABLE[name] then
+        return ("%s cannot be filtered on: use event_type, resource_type or resource_name"):format(errors.display(name))
+      end
+      if name_of_group and name_of_group ~= name then
+        return ("%s names both %s and %s: '|' joins values of one name; use ',' between names")
+          :format(errors.display(group), name_of_group, name)
+      end
+      name_of_group = name
+      if value == "" then return "a value is empty" end
+    end
+  end
+  return nil
+end
+
 -- call_opts as for read_metadata; opts already checked.
 local function read_events(self, opts, call_opts)
   local clock = opts.clock
@@ -302,6 +333,8 @@ stack.read_events = read_events
 function Stack:events(opts)
   opts = check_opts("stack:events", opts, EVENT_OPTS)
   stack.check_deployment_id("stack:events", opts.deployment_id, 2)
+  local why = opts.filter and stack.filter_problem(opts.filter)
+  if why then error("rfs: stack:events: invalid filter " .. errors.display(opts.filter) .. ": " .. why, 2) end
   if opts.deadline and opts.deadline ~= opts.deadline then
     error("rfs: stack:events: option 'deadline' must be a number, not NaN", 2)
   end

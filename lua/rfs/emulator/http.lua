@@ -18,6 +18,9 @@ local REASONS = {
 --- Parses one request from the start of buf.
 --  Returns request, consumed_bytes | nil, "more" (incomplete) | nil, "error", status, message
 function http.parse(buf)
+  -- a TLS ClientHello (a handshake record, 0x16 0x03): answered at once, as a plain-HTTP
+  -- server does, so that an https:// client fails fast instead of waiting for its timeout
+  if buf:find("^\22\3") then return nil, "error", 400, "a TLS handshake on a plain-HTTP port: use http://" end
   local head_end = buf:find("\r\n\r\n", 1, true)
   if not head_end then
     if #buf > http.MAX_HEADER_BYTES then

@@ -19,6 +19,7 @@
 
 local cjson = require "cjson.safe"
 local identity = require "rfs.emulator.identity"
+local input = require "rfs.emulator.input"
 
 local emulator = {}
 local lifecycle -- rfs.emulator.stacks: the stack lifecycle routes, loaded at the end (it uses the helpers here)
@@ -26,7 +27,6 @@ local plans -- rfs.emulator.plans: the execution plan routes, loaded at the end 
 local stack_sets -- rfs.emulator.stack_sets: the stack set routes, loaded at the end too
 local template_lib -- rfs.emulator.template_lib: the private template library's routes, loaded at the end
 
-local STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 local MAX_SKEW = 15 * 60
 
@@ -47,8 +47,17 @@ local OPERATIONS = {
 
 -- Time -------------------------------------------------------------------------
 
+-- Timestamps are shown on the real clock: emulated time runs time_scale times faster from
+-- the emulator's epoch (its start), and an instant t of it is shown at
+-- epoch + (t - epoch) / time_scale, so that under --time-scale no time lies in the future.
+-- (Set by the emulator that handles the request: one handles at a time.)
+local display_clock = { epoch = 0, scale = 1 }
+local function show_time_of(self)
+  display_clock.epoch, display_clock.scale = self.epoch, self.time_scale > 0 and self.time_scale or 1
+end
+
 local function rfc3339(t)
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(display_clock.epoch + (t - display_clock.epoch) / display_clock.scale))
 end
 
 local function sdk_date_seconds(s)
@@ -300,12 +309,12 @@ local function fault_response(self, f)
     resp = { status = f.status or 200, headers = { ["Content-Type"] = "application/json",
                                                   ["X-Request-Id"] = self.uuid() }, body = f.body }
   else
-    local status = f.status or 500
+    local status = math.floor(f.status or 500) -- a JSON number: 502.0 on Lua 5.4
     local code = f.error_code or (status == 429 and "APIG.0308") or (status == 401 and "APIG.0301")
       or (status == 504 and "APIG.0203") or (status == 403 and "AOS.00.0403") or "AOS.00.0500"
     local message = status == 429
       and "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute"
-      or ("injected fault: HTTP " .. status)
+      or ("injected fault: HTTP %d"):format(status)
     resp = error_response(self, status, code, message, extra)
   end
   if extra then resp.headers["Retry-After"] = extra["Retry-After"] end
@@ -326,7 +335,7 @@ local function parse_query(q)
 end
 
 local function find_stack(self, project_id, name, stack_id)
-  if not name:match(STACK_NAME) or #name > 128 then
+  if not input.valid_name(name) then
     return nil, error_response(self, 400, "AOS.00.0400", "invalid stack_name: " .. name:sub(1, 64))
   end
   if stack_id and not stack_id:match(UUID) then
@@ -348,22 +357,46 @@ local function get_metadata(self, st)
   return json_response(self, 200, metadata_of(st))
 end
 
-local function matches_filter(e, filter)
-  if not filter or filter == "" then return true end
-  for alt in filter:gmatch("[^|]+") do
-    local all = true
-    for cond in alt:gmatch("[^,]+") do
-      local field, value = cond:match("^%s*([%w_]+)%s*==%s*(.-)%s*$")
-      if not field or tostring(e[field]) ~= value then all = false break end
+-- An events filter as RFS reads it: ',' is AND between groups, '|' is OR inside a group
+-- (OR binds tighter), each term name==value over event_type, resource_type, resource_name.
+-- -> a list of groups, each a list of { field, value } | nil, why
+local FILTER_FIELDS = { event_type = true, resource_type = true, resource_name = true }
+local function parse_filter(filter)
+  local groups = {}
+  for group in (filter .. ","):gmatch("([^,]*),") do
+    local terms = {}
+    for term in (group .. "|"):gmatch("([^|]*)|") do
+      local field, value = term:match("^([%w_]+)==([%w_]+)$")
+      if not field or not FILTER_FIELDS[field] then return nil, "invalid filter term '" .. term .. "'" end
+      if terms[1] and terms[1][1] ~= field then return nil, "an AND group of the filter names two parameters" end
+      terms[#terms + 1] = { field, value }
     end
-    if all then return true end
+    groups[#groups + 1] = terms
   end
-  return false
+  return groups
+end
+
+local function matches_filter(e, groups)
+  if not groups then return true end
+  for _, terms in ipairs(groups) do
+    local any = false
+    for _, t in ipairs(terms) do
+      if tostring(e[t[1]]) == t[2] then any = true break end
+    end
+    if not any then return false end
+  end
+  return true
 end
 
 local function list_events(self, st, q)
   if q.deployment_id and not st.deployments[q.deployment_id] then
     return error_response(self, 404, "AOS.01.0404", "deployment " .. q.deployment_id .. " does not exist")
+  end
+  local groups = nil
+  if q.filter and q.filter ~= "" and not q.filter:find(";", 1, true) then -- RFS ignores a filter with a ';'
+    local why
+    groups, why = parse_filter(q.filter)
+    if not groups then return error_response(self, 400, "AOS.00.0400", why) end
   end
   local limit = tonumber(q.limit) or 100
   if limit < 1 or limit > 100 then return error_response(self, 400, "AOS.00.0400", "limit must be 1-100") end
@@ -375,7 +408,7 @@ local function list_events(self, st, q)
   local selected = {}
   for i = #st.events, 1, -1 do -- newest first
     local e = st.events[i]
-    if (not q.deployment_id or e.deployment_id == q.deployment_id) and matches_filter(e, q.filter) then
+    if (not q.deployment_id or e.deployment_id == q.deployment_id) and matches_filter(e, groups) then
       selected[#selected + 1] = e
     end
   end
@@ -430,6 +463,7 @@ local function handle_api(self, req, t)
   if routed then return routed end
   local project_id, name, action = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/([%w_]+)$")
   if not project_id then return error_response(self, 404, "AOS.00.0404", "no such API: " .. req.path) end
+  name = input.path_segment(name) -- a Chinese name comes percent-encoded
   if #project_id < 3 or #project_id > 64 then
     return error_response(self, 400, "AOS.00.0400", "invalid project_id")
   end
@@ -554,7 +588,12 @@ local OUTCOME = one_of(OUTCOMES, "success, fail or fail_then_rollback_fail")
 
 local check_seed = object{
   project_id = text(64, "^[%w_-][%w_-][%w_-]+$", "3-64 letters, digits, _ or -"),
-  stack_name = text(128, STACK_NAME, "a stack name (^[A-Za-z][A-Za-z0-9_-]{0,127}$)"),
+  stack_name = function(v, name)
+    if not input.valid_name(v) then
+      return name .. " must be a stack name: a letter or a Chinese character, then letters, Chinese characters, "
+        .. "digits, _ or -, at most 128 characters"
+    end
+  end,
   stack_id = text(36, UUID, "a 36-character UUID"),
   status = one_of(ALL_STATES, "a stack status such as DEPLOYMENT_FAILED"),
   description = TEXT, status_message = TEXT, failure_message = TEXT, vars_body = TEXT, vars_uri_content = TEXT,
@@ -667,6 +706,7 @@ end
 --  resp = { status, headers, body, delay = seconds to hold it, drop = "before" | "after",
 --           truncate = true: send half the body under the full Content-Length, then close }.
 function emulator.handle(self, req)
+  show_time_of(self)
   local t = now(self)
   if req.path:sub(1, 6) == "/_obs/" then return lifecycle.download(self, req, t) end -- unsigned, as OBS URLs are
   if req.path:sub(1, 11) == "/_emulator/" then
@@ -706,6 +746,7 @@ end
 
 --- Brings every stack up to the emulated present (the server calls this between requests).
 function emulator.tick(self)
+  show_time_of(self)
   local t = now(self)
   for _, st in pairs(self.stacks) do advance(st, t) end
 end

@@ -14,7 +14,36 @@ local cjson = require "cjson.safe"
 
 local input = {}
 
-input.STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
+input.STACK_NAME = "^[A-Za-z][A-Za-z0-9_-]*$" -- the ASCII names; input.valid_name takes Chinese ones too
+
+--- A path segment as sent (percent-encoded) -> its text.
+function input.path_segment(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+--- Names of stacks, plans and templates as RFS takes them: a letter or a Chinese character
+--  (U+4E00..U+9FA5, UTF-8) first, then letters, Chinese characters, digits, '_' and '-';
+--  1 to 128 characters. -> true | false, "too_long"
+function input.valid_name(name)
+  if type(name) ~= "string" or name == "" then return false end
+  local chars, i = 0, 1
+  while i <= #name do
+    local c = name:sub(i, i)
+    local b1, b2, b3 = name:byte(i, i + 2)
+    if b1 >= 0xe4 and b1 <= 0xe9 and b2 and b3 and b2 >= 0x80 and b2 <= 0xbf and b3 >= 0x80 and b3 <= 0xbf then
+      local cp = (b1 - 0xe0) * 4096 + (b2 - 0x80) * 64 + (b3 - 0x80)
+      if cp < 0x4e00 or cp > 0x9fa5 then return false end
+      i = i + 3
+    elseif c:match("%a") or (i > 1 and c:match("[%d_%-]")) then
+      i = i + 1
+    else
+      return false
+    end
+    chars = chars + 1
+  end
+  if chars > 128 then return false, "too_long" end
+  return true
+end
 local VAR_KEY = "^[A-Za-z][A-Za-z0-9_-]*$"
 
 --- Characters (not bytes) of a UTF-8 string.

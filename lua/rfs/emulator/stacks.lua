@@ -56,10 +56,11 @@ end
 -- Looking up ----------------------------------------------------------------------------
 
 local function check_name(self, name)
-  if #name > 128 then return fail(self, 400, "RF.10011005", "stack_name is longer than 128 characters") end
-  if not name:match(input.STACK_NAME) then
-    return fail(self, 400, "RF.10011010", "stack_name must start with a letter and hold only letters, digits, _ "
-                .. "and -: " .. name:sub(1, 64))
+  local ok, why = input.valid_name(name)
+  if why == "too_long" then return fail(self, 400, "RF.10011005", "stack_name is longer than 128 characters") end
+  if not ok then
+    return fail(self, 400, "RF.10011010", "stack_name must start with a letter or a Chinese character and hold "
+                .. "only letters, Chinese characters, digits, _ and -: " .. name:sub(1, 64))
   end
 end
 
@@ -370,6 +371,7 @@ function stacks.route(self, req, t)
   else
     local action
     name, action = rest:match("^stacks/([^/]+)/?([%w_-]*)$")
+    name = name and input.path_segment(name) -- a Chinese name comes percent-encoded
     op = name and STACK_ACTIONS[req.method .. " " .. action]
     if not op then return nil end
   end
