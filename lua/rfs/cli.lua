@@ -335,6 +335,11 @@ local CLI_WORDS = {
   { "pass endpoint = 'https://%.%.%.'", "pass --endpoint https://..." },
   { "options: no ak and sk given; ", "" },
   { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
+  -- an execution plan's refusals (rfs.plans)
+  { "%(stack:wait{}%), then apply", "(`rfs wait STACK`), then apply" },
+  { "%(plan:metadata%(%)%)", "(`rfs plan metadata STACK PLAN`)" },
+  { "%(plan:wait{} / stack:wait{}%)", "(`rfs plan metadata STACK PLAN` / `rfs wait STACK`)" },
+  { "plan:wait{} until it is AVAILABLE", "wait until it is AVAILABLE (`rfs plan metadata STACK PLAN`)" },
 }
 
 --- A library message in the command line's words (flags, commands, not Lua calls).
@@ -357,7 +362,8 @@ function Run:hint(err)
     return "check --endpoint (or --region)"
   elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
     return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
-  elseif err.kind == "invalid_state" then
+  elseif err.kind == "invalid_state" and not (self.args.command == "plan" and err.hint) then
+    -- (a plan's refusal says what to do about the plan: create a new one, wait, ...)
     return "run `rfs metadata " .. name .. "` and act on the state the stack is in"
   elseif err.kind == "not_found" then
     return "check the name, --project-id and --region (or --endpoint)"
