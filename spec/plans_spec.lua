@@ -244,6 +244,18 @@ describe("execution plans", function()
     assert.is_true(sent >= 2) -- the old plan's metadata reads and its delete
   end)
 
+  it("plans a change of a stack with a Chinese name, under a Chinese plan name, as RFS allows", function()
+    local cn = assert(client:create_stack("网站", { template_body = V1 }))
+    assert.is_true(assert(cn:wait(fast)).ok)
+    local plan = assert(cn:create_plan("扩容", { template_body = V2 }))
+    assert.is_true(assert(plan:wait(fast)).ok)
+    assert.equal("扩容", assert(cn:plans())[1].name)
+    assert.is_true(assert(plan:items()).summary.add > 0)
+    assert(plan:apply())
+    assert.is_true(assert(cn:wait(fast)).ok)
+    assert.equal("APPLIED", assert(plan:metadata()).status)
+  end)
+
   it("rfs.help(plan) lists what a plan can do, and rfs.help names every plan operation", function()
     local rfs = require "rfs"
     local text = require("rfs.help").text(stack:plan("p"))

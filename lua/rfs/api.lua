@@ -94,9 +94,9 @@ local P = {
 
 -- Execution plans: the name in the path (or the create body), the id as a guard.
 P.plan_name_path = { name = "execution_plan_name", ["in"] = "path", type = "string", required = true,
-                     from = "object", pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the plan's name" }
+                     from = "object", format = "name", max_len = 128, doc = "the plan's name" }
 P.plan_name_body = { name = "execution_plan_name", ["in"] = "body", type = "string", required = true,
-                     from = "object", pattern = "^[A-Za-z][A-Za-z0-9_-]*$", max_len = 128, doc = "the new plan's name" }
+                     from = "object", format = "name", max_len = 128, doc = "the new plan's name" }
 P.plan_id_query = { name = "execution_plan_id", ["in"] = "query", type = "string", format = "uuid", from = "object",
                     doc = "guard: the request fails (400) when the named plan has another id" }
 P.plan_id_body = { name = "execution_plan_id", ["in"] = "body", type = "string", format = "uuid", from = "object",

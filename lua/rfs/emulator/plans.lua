@@ -226,11 +226,18 @@ local function refresh(st, plan, t)
   if plan.status == "APPLY_IN_PROGRESS" and st.job ~= plan.job then plan.status = "APPLIED" end
 end
 
-local function find_plan(self, st, name, plan_id, t)
-  if #name > 128 or not name:match(input.STACK_NAME) then
-    return nil, fail(self, 400, "RF.10011010", "execution_plan_name must start with a letter and hold only letters, "
-                     .. "digits, _ and -")
+-- A plan is named as a stack is: a letter or a Chinese character, then letters, Chinese
+-- characters, digits, _ and -, at most 128 characters.
+local function bad_plan_name(self, name)
+  if not input.valid_name(name) then
+    return fail(self, 400, "RF.10011010", "execution_plan_name must start with a letter or a Chinese character and "
+                .. "hold only letters, Chinese characters, digits, _ and -, at most 128 characters")
   end
+end
+
+local function find_plan(self, st, name, plan_id, t)
+  local bad = bad_plan_name(self, name)
+  if bad then return nil, bad end
   if plan_id then
     local ok, code, message = input.length("execution_plan_id", plan_id, 36, 36)
     if not ok then return nil, fail(self, 400, code, message) end
@@ -264,11 +271,7 @@ end
 
 local function create_plan(self, st, body, t)
   if not body.execution_plan_name then return fail(self, 400, "RF.10011001", "execution_plan_name is required") end
-  if not body.execution_plan_name:match(input.STACK_NAME) then
-    return fail(self, 400, "RF.10011010", "execution_plan_name must start with a letter and hold only letters, "
-                .. "digits, _ and -")
-  end
-  local bad = stacks.busy(self, st, "RF.10012519")
+  local bad = bad_plan_name(self, body.execution_plan_name) or stacks.busy(self, st, "RF.10012519")
   if bad then return bad end
   st.plans = st.plans or {}
   if st.plans[body.execution_plan_name] then
@@ -378,12 +381,14 @@ local PLAN_ACTIONS = { ["GET "] = "items", ["POST "] = "apply", ["DELETE "] = "d
 function plans.route(self, req, t)
   local project_id, stack_name, rest = req.path:match("^/v1/([^/]+)/stacks/([^/]+)/execution%-plans(.*)$")
   if not project_id then return nil end
+  stack_name = input.path_segment(stack_name) -- a Chinese name comes percent-encoded
   local op, plan_name
   if rest == "" then
     op = (req.method == "GET" and "list") or (req.method == "POST" and "create") or nil
   else
     local suffix
     plan_name, suffix = rest:match("^/([^/]+)(.*)$")
+    plan_name = plan_name and input.path_segment(plan_name)
     op = plan_name and PLAN_ACTIONS[req.method .. " " .. suffix]
   end
   if not op then
