@@ -192,6 +192,8 @@ describe("execution plans", function()
     assert.equal("RF.10012542", err.code)
     _, err = stack:create_plan("r", { template_body = V1 })
     assert.equal(403, err.status)
+    assert.equal("invalid_state", err.kind) -- the stack is busy, not a missing permission
+    assert.matches("wait until the stack's deployment ends", err.hint, 1, true)
   end)
 
   it("ends CREATION_FAILED with the reason for a template it cannot read", function()

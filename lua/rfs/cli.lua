@@ -336,7 +336,7 @@ local CLI_WORDS = {
   { "options: no ak and sk given; ", "" },
   { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
   -- an execution plan's refusals (rfs.plans)
-  { "%(stack:wait{}%), then apply", "(`rfs wait STACK`), then apply" },
+  { "%(stack:wait{}%), then ", "(`rfs wait STACK`), then " },
   { "%(plan:metadata%(%)%)", "(`rfs plan metadata STACK PLAN`)" },
   { "%(plan:wait{} / stack:wait{}%)", "(`rfs plan metadata STACK PLAN` / `rfs wait STACK`)" },
   { "plan:wait{} until it is AVAILABLE", "wait until it is AVAILABLE (`rfs plan metadata STACK PLAN`)" },

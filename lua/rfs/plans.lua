@@ -27,6 +27,7 @@ local STATUS_MAX = 32
 local NOT_READY = { CREATION_IN_PROGRESS = true, CREATION_FAILED = true }
 -- 403 codes that say the plan's or the stack's state refuses the call, with what to do.
 local STATE_REFUSALS = {
+  ["RF.10012519"] = "wait until the stack's deployment ends (stack:wait{}), then create the plan",
   ["RF.10012542"] = "wait until the stack's deployment ends (stack:wait{}), then apply",
   ["RF.10012543"] = "read the plan's status (plan:metadata()); to change the stack again, create a new plan",
   ["RF.10012545"] = "the stack changed after this plan was made: create a new plan",
