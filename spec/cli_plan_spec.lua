@@ -161,6 +161,15 @@ describe("the rfs plan commands", function()
     assert.matches("not_found", err6)
   end)
 
+  it("says how to look at a plan whose --wait timed out: its creation goes on at RFS", function()
+    local code, out, err = rfs("plan create plan-web slow --template " .. v1 .. " --wait --timeout 0.01 --quiet")
+    assert.equal(4, code, err)
+    assert.equal("", out)
+    assert.matches("plan slow of stack plan-web is still CREATION_IN_PROGRESS", err, 1, true)
+    assert.matches("check it with: rfs plan metadata plan-web slow --endpoint", err, 1, true)
+    assert.not_matches("plan:wait", err, 1, true) -- a command, not a Lua call
+  end)
+
   it("exits 2 for a plan without a template, before any request", function()
     local before = #em:requests()
     local code, out, err = rfs("plan create plan-web p")

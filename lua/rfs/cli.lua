@@ -450,12 +450,22 @@ function Run:interrupted_set(ss)
                             { "stack-set", "operations", "show", ss.name, ss.operation_id })
 end
 
---- Ctrl-C while waiting for a plan to be created: that goes on at RFS; says how to look at it.
-function Run:interrupted_plan(plan)
+--- plan:wait{} for `rfs plan create --wait`. The plan's creation goes on at RFS when the wait
+--  stops (Ctrl-C, --timeout): both say the command that looks at it.
+function Run:follow_plan(plan)
   local stack = plan.stack
-  return interrupted_at_rfs(self, "plan " .. plan.name .. " of stack " .. stack.name .. "; its creation",
-                            { stack = stack.name, execution_plan_name = plan.name, execution_plan_id = plan.id },
-                            { "plan", "metadata", stack.name, plan.name })
+  local words = { "plan", "metadata", stack.name, plan.name }
+  local res, err = wait_interruptibly(plan, { timeout = self.args.timeout, on_progress = self:progress() })
+  if err == INTERRUPTED then
+    return interrupted_at_rfs(self, "plan " .. plan.name .. " of stack " .. stack.name .. "; its creation",
+                              { stack = stack.name, execution_plan_name = plan.name, execution_plan_id = plan.id },
+                              words)
+  end
+  if not res and err.kind == "timeout" then
+    err.message = err.message:gsub("resume with .*$", "check it with: " .. self:resume_command(nil, words))
+    err.hint = "raise --timeout"
+  end
+  return self:finish_wait(plan, res, err)
 end
 
 function Run:finish_wait(stack, res, err)

@@ -508,14 +508,6 @@ local function follow(run, stack)
   return run:follow(stack)
 end
 
--- plan:wait's result, as stack:wait's. Ctrl-C stops the wait at once: the plan's creation
--- goes on at RFS.
-local function follow_plan(run, plan)
-  local res, err = run:wait_interruptibly(plan, { timeout = run.args.timeout, on_progress = run:progress() })
-  if err == run.INTERRUPTED then return run:interrupted_plan(plan) end
-  return run:finish_wait(plan, res, err)
-end
-
 -- ss:wait's result: text (one line per region), or JSON. Ctrl-C stops the wait at once.
 local function follow_set(run, ss)
   local res, err = run:wait_interruptibly(ss, { timeout = run.args.timeout, on_progress = run:progress() })
@@ -614,7 +606,7 @@ function commands.run(run, client, args)
     local o = { stack_name = args.stack, execution_plan_name = value.name, execution_plan_id = value.id,
                 operation = cmd.name }
     accepted(run, cmd, o, args.wait)
-    if args.wait then return follow_plan(run, value) end
+    if args.wait then return run:follow_plan(value) end
     return run.EXIT.ok
   end
   if result == "items" then

@@ -264,13 +264,21 @@ end
 
 function Waiter:timeout_error()
   local status = self.status or "unknown"
+  local elapsed = duration(self.clock() - self.start)
+  if self.kind == "plan" then
+    return errors.new{
+      kind = "timeout", operation = "wait", retryable = false,
+      message = ("plan %s of stack %s is still %s after %s; its creation goes on at RFS, resume with plan:wait{}")
+        :format(self.stack.name, self.stack.stack.name, status, elapsed),
+      hint = "raise timeout, or resume the wait later",
+    }
+  end
   local resume = self.deployment_id and ("stack:wait{ deployment_id = \"" .. self.deployment_id .. "\" }")
-    or (self.kind .. ":wait{}")
+    or "stack:wait{}"
   return errors.new{
     kind = "timeout", operation = "wait", retryable = false,
-    message = ("%s %s is still %s after %s; the %s goes on at RFS, resume with %s")
-      :format(self.kind, self.label, status, duration(self.clock() - self.start),
-              self.kind == "plan" and "plan's creation" or "deployment", resume),
+    message = ("stack %s is still %s after %s; the deployment goes on at RFS, resume with %s")
+      :format(self.stack.name, status, elapsed, resume),
     hint = "raise timeout, or resume the wait later with the deployment_id",
   }
 end
