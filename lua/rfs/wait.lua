@@ -41,7 +41,7 @@ local PLAN_FINAL = { AVAILABLE = true, CREATION_FAILED = true, APPLIED = true }
 local OPTIONS = {
   deployment_id = "string", operation = "string", timeout = "number", interval = "number",
   max_interval = "number", on_progress = "function", sleep = "function", clock = "function",
-  retry = "table", budget = "table", events_every = "number", settle = "number",
+  retry = "table", budget = "table", events_every = "number", settle = "number", rate = "number",
 }
 
 local MIN_INTERVAL = 0.1
@@ -118,6 +118,7 @@ local function check_options(opts, fname)
   end
   if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, LEVEL) end
   if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, LEVEL) end
+  if opts.rate then check(fname, "rate", opts.rate, 0.01, math.huge, false, LEVEL) end
   return opts
 end
 
@@ -171,6 +172,16 @@ function wait.new(stack, opts, shared)
   rp.budget = rp.budget or opts.budget or (shared and shared.budget)
   rp.deadline = self.deadline
   self.policy = retry.policy(rp)
+  -- rate: requests per second for every read of this wait (of all the waits of one
+  -- wait_all), first attempts and retries alike; a second's worth may go at once
+  if opts.rate then
+    local pace = shared and shared.pace
+    if not pace then
+      pace = retry.budget{ rate = opts.rate, burst = math.max(1, opts.rate), clock = clock }
+      if shared then shared.pace = pace end
+    end
+    self.pace = pace
+  end
   return self
 end
 
@@ -191,6 +202,7 @@ function Waiter:read(fn)
   self.polls = self.polls + 1
   return retry.call(function(attempt)
     if attempt > 1 then self.polls = self.polls + 1 end
+    if self.pace then self.pace:take(self.sleep, self.clock) end
     return fn()
   end, self.policy)
 end
