@@ -26,6 +26,7 @@ static int apply_options(rfs_http *h, CURL *c);
 /* Options that do not change between calls are set once, here. */
 int rfs_http_init(rfs_http *h)
 {
+    h->method = RFS_METHOD_UNSET;
     h->curl = curl_easy_init();
     if (h->curl == NULL)
         return 0;
@@ -181,14 +182,25 @@ static int idempotent(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-static int apply_method(CURL *c, const char *method, const char *body, size_t body_len)
+/* Options that depend on the method are set only when the method kind changes: a client
+ * that reads metadata in a loop sets them once. */
+static int apply_method(rfs_http *h, CURL *c, const char *method, const char *body, size_t body_len)
 {
+    int kind = (strcmp(method, "GET") == 0 && body_len == 0) ? RFS_METHOD_GET : RFS_METHOD_OTHER;
+    if (kind == RFS_METHOD_GET && h->method == RFS_METHOD_GET)
+        return 1;
+    h->method = RFS_METHOD_UNSET; /* until every option below is in place */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
     if (curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, idempotent(method) ? 0L : 1L) != CURLE_OK)
         return 0;
-    if (strcmp(method, "GET") == 0 && body_len == 0)
-        return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    if (kind == RFS_METHOD_GET) {
+        if (curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+            return 0;
+        h->method = RFS_METHOD_GET;
+        return 1;
+    }
+    h->method = RFS_METHOD_OTHER;
     if (strcmp(method, "HEAD") == 0)
         return curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK;
     if (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
@@ -254,13 +266,14 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     }
     list = build_header_list(headers, nheaders, &ok);
     errbuf[0] = '\0';
-    ok = ok && apply_method(c, method, body, body_len) &&
+    ok = ok && apply_method(h, c, method, body, body_len) &&
          curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink) == CURLE_OK;
     if (!ok) {
+        h->method = RFS_METHOD_UNSET;
         curl_slist_free_all(list);
         fail(r, "network", "%s", "could not set up the HTTP request (out of memory?)");
         return 0;
@@ -271,10 +284,11 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    /* the body pointer of a request with one is dropped; a GET's handle has none */
+    if (h->method != RFS_METHOD_GET)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(list);
     curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME, &pretransfer);
-    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->total_time);
     r->sent = pretransfer > 0;
     if (code != CURLE_OK) {
         if (sink.too_large)
