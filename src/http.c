@@ -44,6 +44,8 @@ void rfs_http_release(rfs_http *h)
         curl_easy_cleanup((CURL *)h->curl);
         h->curl = NULL;
     }
+    free(h->url);
+    h->url = NULL;
     free(h->ca_file);
     h->ca_file = NULL;
     if (h->proxy != NULL) { /* a proxy URL can carry user:password */
@@ -212,6 +214,24 @@ static int apply_method(rfs_http *h, CURL *c, const char *method, const char *bo
     return 1;
 }
 
+/* The URL, set only when it differs from the one the handle has: a client reading the
+ * same stack in a loop has it copied and parsed once. */
+static int apply_url(rfs_http *h, CURL *c, const char *url)
+{
+    size_t n;
+    if (h->url != NULL && strcmp(h->url, url) == 0)
+        return 1;
+    free(h->url);
+    h->url = NULL;
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK)
+        return 0;
+    n = strlen(url);
+    h->url = malloc(n + 1); /* NULL (out of memory): the URL is simply set again next time */
+    if (h->url != NULL)
+        memcpy(h->url, url, n + 1);
+    return 1;
+}
+
 static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, int *ok)
 {
     struct curl_slist *list = NULL, *next;
@@ -267,13 +287,15 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     list = build_header_list(headers, nheaders, &ok);
     errbuf[0] = '\0';
     ok = ok && apply_method(h, c, method, body, body_len) &&
-         curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+         apply_url(h, c, url) &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink) == CURLE_OK;
     if (!ok) {
         h->method = RFS_METHOD_UNSET;
+        free(h->url);
+        h->url = NULL;
         curl_slist_free_all(list);
         fail(r, "network", "%s", "could not set up the HTTP request (out of memory?)");
         return 0;

@@ -19,6 +19,7 @@ typedef struct {
     char *ca_file;            /* owned, may be NULL */
     char *proxy;              /* owned, may be NULL */
     int method;               /* RFS_METHOD_*: what the handle's method options are set for */
+    char *url;                /* the URL set on the handle (owned, may be NULL): not set again */
 } rfs_http;
 
 enum { RFS_METHOD_UNSET = 0, RFS_METHOD_GET, RFS_METHOD_OTHER };
