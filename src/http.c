@@ -232,35 +232,34 @@ static int apply_url(rfs_http *h, CURL *c, const char *url)
     return 1;
 }
 
-static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, int *ok)
+/* The header list of one request, built from the headers the transport was given: the
+ * "Name: value" lines go into the caller's buffer (on its stack unless they outgrow it)
+ * and the list nodes are the caller's too, so a request allocates nothing for its
+ * headers. libcurl only reads the list during the transfer. */
+static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, rfs_buf *lines,
+                                            struct curl_slist *nodes)
 {
-    struct curl_slist *list = NULL, *next;
-    size_t i;
-    rfs_buf line;
+    size_t i, at[RFS_MAX_REQUEST_HEADERS];
 
-    *ok = 1;
-    rfs_buf_init(&line);
-    for (i = 0; i < n && *ok; i++) {
-        line.len = 0;
-        *ok = rfs_buf_add(&line, headers[i].name, headers[i].name_len) &&
-              rfs_buf_adds(&line, headers[i].value_len ? ": " : ";") &&
-              rfs_buf_add(&line, headers[i].value, headers[i].value_len);
-        if (*ok) {
-            next = curl_slist_append(list, line.p);
-            *ok = next != NULL;
-            if (*ok)
-                list = next;
-        }
+    if (n > RFS_MAX_REQUEST_HEADERS)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        at[i] = lines->len;
+        if (!rfs_buf_add(lines, headers[i].name, headers[i].name_len) ||
+            !rfs_buf_adds(lines, headers[i].value_len ? ": " : ";") ||
+            !rfs_buf_add(lines, headers[i].value, headers[i].value_len) ||
+            !rfs_buf_addc(lines, '\0'))
+            return NULL;
     }
-    /* Never let curl add "Expect: 100-continue" or its own Accept. */
-    if (*ok) {
-        next = curl_slist_append(list, "Expect:");
-        *ok = next != NULL;
-        if (*ok)
-            list = next;
+    /* the buffer may have moved while it grew: point into it only now */
+    for (i = 0; i < n; i++) {
+        nodes[i].data = lines->p + at[i];
+        nodes[i].next = &nodes[i + 1];
     }
-    rfs_buf_free(&line);
-    return list;
+    /* Never let curl add "Expect: 100-continue". */
+    nodes[n].data = (char *)"Expect:";
+    nodes[n].next = NULL;
+    return nodes;
 }
 
 static void fail(rfs_http_response *r, const char *kind, const char *fmt, const char *detail)
@@ -273,7 +272,9 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
                      size_t nheaders, const char *body, size_t body_len, rfs_http_response *r)
 {
     CURL *c = h->curl;
-    struct curl_slist *list;
+    struct curl_slist *list, nodes[RFS_MAX_REQUEST_HEADERS + 1];
+    char storage[8192]; /* the header lines of a signed request fit, a long security token too */
+    rfs_buf lines;
     char errbuf[CURL_ERROR_SIZE];
     rfs_sink sink = { r, 0 };
     CURLcode code;
@@ -284,9 +285,10 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
         fail(r, "network", "%s", "the client is closed");
         return 0;
     }
-    list = build_header_list(headers, nheaders, &ok);
+    rfs_buf_init_fixed(&lines, storage, sizeof(storage));
+    list = build_header_list(headers, nheaders, &lines, nodes);
     errbuf[0] = '\0';
-    ok = ok && apply_method(h, c, method, body, body_len) &&
+    ok = list != NULL && apply_method(h, c, method, body, body_len) &&
          apply_url(h, c, url) &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
@@ -296,7 +298,9 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
         h->method = RFS_METHOD_UNSET;
         free(h->url);
         h->url = NULL;
-        curl_slist_free_all(list);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+        rfs_buf_free(&lines);
         fail(r, "network", "%s", "could not set up the HTTP request (out of memory?)");
         return 0;
     }
@@ -309,7 +313,7 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     /* the body pointer of a request with one is dropped; a GET's handle has none */
     if (h->method != RFS_METHOD_GET)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(list);
+    rfs_buf_free(&lines); /* wiped: the lines hold the signature and any security token */
     curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME, &pretransfer);
     r->sent = pretransfer > 0;
     if (code != CURLE_OK) {

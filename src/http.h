@@ -22,6 +22,9 @@ typedef struct {
     char *url;                /* the URL set on the handle (owned, may be NULL): not set again */
 } rfs_http;
 
+/* At most this many request headers: the signed ones and the signer's own. */
+#define RFS_MAX_REQUEST_HEADERS (RFS_MAX_SIGN_HEADERS + 4)
+
 enum { RFS_METHOD_UNSET = 0, RFS_METHOD_GET, RFS_METHOD_OTHER };
 
 typedef struct {
