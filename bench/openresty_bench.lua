@@ -1,11 +1,13 @@
 -- OpenResty: requests per second of an nginx endpoint that calls stack:metadata() through
 -- the cosocket transport (signed, keep-alive pool to an upstream serving fixed metadata),
 -- vs the same nginx endpoint serving that JSON directly. wrk drives both over loopback.
---   lua5.4 bench/openresty_bench.lua SECONDS
+--   lua5.4 bench/openresty_bench.lua SECONDS [ROUNDS]
+-- The three endpoints run in turns, ROUNDS times (default 3), and each keeps its best round.
 -- Prints one line: "openresty (luajit): ours X req/s, baseline Y req/s (...), ratio R".
 local nginx = require "nginx"
 
 local seconds = tonumber(arg[1]) or 3
+local rounds = tonumber(arg[2]) or 3
 local ok, why = nginx.available()
 if not ok then
   print("openresty: skipped, " .. why)
@@ -72,7 +74,13 @@ local good, res = pcall(function()
   local sanity = io.popen(("curl -s http://127.0.0.1:%d/meta"):format(front.port)):read("*a")
   assert(sanity:find('"DEPLOYMENT_COMPLETE"', 1, true), "the /meta endpoint answered: " .. sanity .. front:log())
   rps("/meta") -- warm up both workers and the connection pool
-  return { ours = rps("/meta"), base = rps("/fixed"), proxy = rps("/proxy") }
+  local best = { ours = 0, base = 0, proxy = 0 }
+  for _ = 1, rounds do
+    best.ours = math.max(best.ours, rps("/meta"))
+    best.base = math.max(best.base, rps("/fixed"))
+    best.proxy = math.max(best.proxy, rps("/proxy"))
+  end
+  return best
 end)
 front:stop()
 upstream:stop()
@@ -81,8 +89,10 @@ if not good then
   os.exit(1)
 end
 print(("openresty (luajit): ours %.0f req/s (endpoint calling stack:metadata() over cosockets), baseline %.0f req/s "
-       .. "(the same nginx endpoint serving the fixed JSON), ratio %.2f"):format(res.ours, res.base, res.ours / res.base))
+       .. "(the same nginx endpoint serving the fixed JSON, best of %d), ratio %.2f"):format(res.ours, res.base, rounds,
+                                                                                    res.ours / res.base))
 -- The practical limit for an endpoint that makes one upstream request per request:
 -- nginx's own proxy_pass over a keep-alive upstream pool to the same fixed metadata.
 print(("openresty vs proxy_pass (luajit): ours %.0f req/s, baseline %.0f req/s (nginx proxy_pass to the same "
-       .. "upstream, keep-alive, no signing), ratio %.2f"):format(res.ours, res.proxy, res.ours / res.proxy))
+       .. "upstream, keep-alive, no signing, best of %d), ratio %.2f (target 0.50)"):format(res.ours, res.proxy, rounds,
+                                                                                      res.ours / res.proxy))

@@ -190,4 +190,39 @@ describe("rfs.wait_all", function()
     assert.same({ ok = 2, failed = 1, errors = 0 }, summary)
     assert.is_true(w.t <= 2 + 1800 + 30, "finished late: " .. w.t)
   end)
+
+  it("keeps every read of all the waits under rate requests a second, and finishes every stack", function()
+    local w = inproc.new{}
+    local c = w:client()
+    local stacks = {}
+    for i = 1, 30 do
+      w:seed{ stack_name = "r" .. i, status = "DEPLOYMENT_FAILED", deploy_seconds = 20 + 7 * i, outcome = "success" }
+      stacks[i] = c:stack("r" .. i)
+      assert(stacks[i]:continue_deploy())
+    end
+    local before = #w:requests()
+    local t0 = w.t
+    local results, summary = rfs.wait_all(stacks, { sleep = w.sleep, clock = w.clock, rate = 2 })
+    assert.same({ ok = 30, failed = 0, errors = 0 }, summary)
+    for i, r in ipairs(results) do assert.equal("r" .. i, r.stack) end
+    local log = w:requests()
+    local reads = #log - before
+    -- a second's worth at once, then at most 2 a second
+    assert.is_true(reads <= 2 + 2 * (w.t - t0) + 1, reads .. " reads in " .. (w.t - t0) .. " s")
+    local per_window, first = {}, log[before + 1].time
+    for i = before + 1, #log do
+      local window = math.floor((log[i].time - first) / 10)
+      per_window[window] = (per_window[window] or 0) + 1
+    end
+    for window, n in pairs(per_window) do
+      assert.is_true(n <= 2 * 10 + 2, n .. " reads in the 10 s from " .. window * 10 .. " s")
+    end
+  end)
+
+  it("refuses a rate that is not a positive number, naming the option", function()
+    local w = inproc.new{}
+    local stack = w:client():stack("x1")
+    assert.error_matches(function() rfs.wait_all({ stack }, { rate = 0 }) end, "option 'rate'", 1, true)
+    assert.error_matches(function() stack:wait{ rate = 0 / 0 } end, "option 'rate'", 1, true)
+  end)
 end)

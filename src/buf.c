@@ -11,6 +11,17 @@ void rfs_buf_init(rfs_buf *b)
     b->len = 0;
     b->cap = 0;
     b->failed = 0;
+    b->fixed = NULL;
+}
+
+void rfs_buf_init_fixed(rfs_buf *b, char *storage, size_t cap)
+{
+    rfs_buf_init(b);
+    if (storage != NULL && cap > 0) {
+        b->p = b->fixed = storage;
+        b->cap = cap;
+        b->p[0] = '\0';
+    }
 }
 
 int rfs_buf_reserve(rfs_buf *b, size_t extra)
@@ -38,7 +49,8 @@ int rfs_buf_reserve(rfs_buf *b, size_t extra)
     if (b->p != NULL) {
         memcpy(p, b->p, b->len);
         OPENSSL_cleanse(b->p, b->len);
-        free(b->p);
+        if (b->p != b->fixed)
+            free(b->p);
     }
     b->p = p;
     b->cap = cap;
@@ -71,7 +83,8 @@ void rfs_buf_free(rfs_buf *b)
 {
     if (b->p != NULL) {
         OPENSSL_cleanse(b->p, b->len);
-        free(b->p);
+        if (b->p != b->fixed)
+            free(b->p);
     }
     rfs_buf_init(b);
 }

@@ -468,11 +468,11 @@ static int client_http(lua_State *L)
     size_t body_len = 0;
     const char *url = luaL_checkstring(L, 3);
     const char *body = luaL_optlstring(L, 5, "", &body_len);
-    rfs_header headers[RFS_MAX_SIGN_HEADERS + 4];
+    rfs_header headers[RFS_MAX_REQUEST_HEADERS];
     size_t n;
     int ok;
 
-    n = rfs_headers_from_table(L, 4, headers, RFS_MAX_SIGN_HEADERS + 4, "headers");
+    n = rfs_headers_from_table(L, 4, headers, RFS_MAX_REQUEST_HEADERS, "headers");
     /* libcurl runs with no Lua error possible; results stay in C until it returns. */
     c->resp.body.len = 0;
     c->resp.headers.len = 0;

@@ -26,6 +26,7 @@ static int apply_options(rfs_http *h, CURL *c);
 /* Options that do not change between calls are set once, here. */
 int rfs_http_init(rfs_http *h)
 {
+    h->method = RFS_METHOD_UNSET;
     h->curl = curl_easy_init();
     if (h->curl == NULL)
         return 0;
@@ -43,6 +44,8 @@ void rfs_http_release(rfs_http *h)
         curl_easy_cleanup((CURL *)h->curl);
         h->curl = NULL;
     }
+    free(h->url);
+    h->url = NULL;
     free(h->ca_file);
     h->ca_file = NULL;
     if (h->proxy != NULL) { /* a proxy URL can carry user:password */
@@ -181,14 +184,25 @@ static int idempotent(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-static int apply_method(CURL *c, const char *method, const char *body, size_t body_len)
+/* Options that depend on the method are set only when the method kind changes: a client
+ * that reads metadata in a loop sets them once. */
+static int apply_method(rfs_http *h, CURL *c, const char *method, const char *body, size_t body_len)
 {
+    int kind = (strcmp(method, "GET") == 0 && body_len == 0) ? RFS_METHOD_GET : RFS_METHOD_OTHER;
+    if (kind == RFS_METHOD_GET && h->method == RFS_METHOD_GET)
+        return 1;
+    h->method = RFS_METHOD_UNSET; /* until every option below is in place */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
     if (curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, idempotent(method) ? 0L : 1L) != CURLE_OK)
         return 0;
-    if (strcmp(method, "GET") == 0 && body_len == 0)
-        return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    if (kind == RFS_METHOD_GET) {
+        if (curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+            return 0;
+        h->method = RFS_METHOD_GET;
+        return 1;
+    }
+    h->method = RFS_METHOD_OTHER;
     if (strcmp(method, "HEAD") == 0)
         return curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK;
     if (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
@@ -200,35 +214,52 @@ static int apply_method(CURL *c, const char *method, const char *body, size_t bo
     return 1;
 }
 
-static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, int *ok)
+/* The URL, set only when it differs from the one the handle has: a client reading the
+ * same stack in a loop has it copied and parsed once. */
+static int apply_url(rfs_http *h, CURL *c, const char *url)
 {
-    struct curl_slist *list = NULL, *next;
-    size_t i;
-    rfs_buf line;
+    size_t n;
+    if (h->url != NULL && strcmp(h->url, url) == 0)
+        return 1;
+    free(h->url);
+    h->url = NULL;
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK)
+        return 0;
+    n = strlen(url);
+    h->url = malloc(n + 1); /* NULL (out of memory): the URL is simply set again next time */
+    if (h->url != NULL)
+        memcpy(h->url, url, n + 1);
+    return 1;
+}
 
-    *ok = 1;
-    rfs_buf_init(&line);
-    for (i = 0; i < n && *ok; i++) {
-        line.len = 0;
-        *ok = rfs_buf_add(&line, headers[i].name, headers[i].name_len) &&
-              rfs_buf_adds(&line, headers[i].value_len ? ": " : ";") &&
-              rfs_buf_add(&line, headers[i].value, headers[i].value_len);
-        if (*ok) {
-            next = curl_slist_append(list, line.p);
-            *ok = next != NULL;
-            if (*ok)
-                list = next;
-        }
+/* The header list of one request, built from the headers the transport was given: the
+ * "Name: value" lines go into the caller's buffer (on its stack unless they outgrow it)
+ * and the list nodes are the caller's too, so a request allocates nothing for its
+ * headers. libcurl only reads the list during the transfer. */
+static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, rfs_buf *lines,
+                                            struct curl_slist *nodes)
+{
+    size_t i, at[RFS_MAX_REQUEST_HEADERS];
+
+    if (n > RFS_MAX_REQUEST_HEADERS)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        at[i] = lines->len;
+        if (!rfs_buf_add(lines, headers[i].name, headers[i].name_len) ||
+            !rfs_buf_adds(lines, headers[i].value_len ? ": " : ";") ||
+            !rfs_buf_add(lines, headers[i].value, headers[i].value_len) ||
+            !rfs_buf_addc(lines, '\0'))
+            return NULL;
     }
-    /* Never let curl add "Expect: 100-continue" or its own Accept. */
-    if (*ok) {
-        next = curl_slist_append(list, "Expect:");
-        *ok = next != NULL;
-        if (*ok)
-            list = next;
+    /* the buffer may have moved while it grew: point into it only now */
+    for (i = 0; i < n; i++) {
+        nodes[i].data = lines->p + at[i];
+        nodes[i].next = &nodes[i + 1];
     }
-    rfs_buf_free(&line);
-    return list;
+    /* Never let curl add "Expect: 100-continue". */
+    nodes[n].data = (char *)"Expect:";
+    nodes[n].next = NULL;
+    return nodes;
 }
 
 static void fail(rfs_http_response *r, const char *kind, const char *fmt, const char *detail)
@@ -241,7 +272,9 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
                      size_t nheaders, const char *body, size_t body_len, rfs_http_response *r)
 {
     CURL *c = h->curl;
-    struct curl_slist *list;
+    struct curl_slist *list, nodes[RFS_MAX_REQUEST_HEADERS + 1];
+    char storage[8192]; /* the header lines of a signed request fit, a long security token too */
+    rfs_buf lines;
     char errbuf[CURL_ERROR_SIZE];
     rfs_sink sink = { r, 0 };
     CURLcode code;
@@ -252,16 +285,22 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
         fail(r, "network", "%s", "the client is closed");
         return 0;
     }
-    list = build_header_list(headers, nheaders, &ok);
+    rfs_buf_init_fixed(&lines, storage, sizeof(storage));
+    list = build_header_list(headers, nheaders, &lines, nodes);
     errbuf[0] = '\0';
-    ok = ok && apply_method(c, method, body, body_len) &&
-         curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+    ok = list != NULL && apply_method(h, c, method, body, body_len) &&
+         apply_url(h, c, url) &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink) == CURLE_OK;
     if (!ok) {
-        curl_slist_free_all(list);
+        h->method = RFS_METHOD_UNSET;
+        free(h->url);
+        h->url = NULL;
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+        rfs_buf_free(&lines);
         fail(r, "network", "%s", "could not set up the HTTP request (out of memory?)");
         return 0;
     }
@@ -271,10 +310,11 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(list);
+    /* the body pointer of a request with one is dropped; a GET's handle has none */
+    if (h->method != RFS_METHOD_GET)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    rfs_buf_free(&lines); /* wiped: the lines hold the signature and any security token */
     curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME, &pretransfer);
-    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->total_time);
     r->sent = pretransfer > 0;
     if (code != CURLE_OK) {
         if (sink.too_large)

@@ -18,7 +18,14 @@ typedef struct {
     int verify_tls;
     char *ca_file;            /* owned, may be NULL */
     char *proxy;              /* owned, may be NULL */
+    int method;               /* RFS_METHOD_*: what the handle's method options are set for */
+    char *url;                /* the URL set on the handle (owned, may be NULL): not set again */
 } rfs_http;
+
+/* At most this many request headers: the signed ones and the signer's own. */
+#define RFS_MAX_REQUEST_HEADERS (RFS_MAX_SIGN_HEADERS + 4)
+
+enum { RFS_METHOD_UNSET = 0, RFS_METHOD_GET, RFS_METHOD_OTHER };
 
 typedef struct {
     long status;              /* HTTP status, 0 when no response */
@@ -27,7 +34,6 @@ typedef struct {
     const char *error_kind;   /* NULL on success: "network", "timeout", "tls", "decode", "interrupted" */
     char error_message[256];
     int sent;                 /* the request may have reached the server */
-    double total_time;
 } rfs_http_response;
 
 int rfs_http_init(rfs_http *h);

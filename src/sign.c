@@ -258,12 +258,13 @@ static int parse_url(const char *url, size_t len, rfs_url *u, const char **err)
 static int canonical_uri(rfs_buf *out, const char *path, size_t n)
 {
     rfs_buf seg;
+    char seg_storage[256];
     size_t i, start = 0;
     int ok = 1;
 
     if (n == 0)
         return rfs_buf_addc(out, '/');
-    rfs_buf_init(&seg);
+    rfs_buf_init_fixed(&seg, seg_storage, sizeof(seg_storage));
     for (i = 0; i <= n && ok; i++) {
         if (i == n || path[i] == '/') {
             seg.len = 0;
@@ -323,6 +324,7 @@ static int canonical_query(rfs_buf *out, const char *q, size_t n)
     rfs_query_pair stack_pairs[RFS_QUERY_PAIRS_ON_STACK], *pairs = stack_pairs;
     size_t npairs = 0, cap, i, start = 0;
     rfs_buf scratch;
+    char scratch_storage[512];
     int ok = 1;
 
     if (q == NULL || n == 0)
@@ -330,7 +332,7 @@ static int canonical_query(rfs_buf *out, const char *q, size_t n)
     cap = count_pairs(q, n);
     if (cap > RFS_QUERY_PAIRS_ON_STACK && (pairs = calloc(cap, sizeof(*pairs))) == NULL)
         return 0;
-    rfs_buf_init(&scratch);
+    rfs_buf_init_fixed(&scratch, scratch_storage, sizeof(scratch_storage));
     ok = rfs_buf_reserve(&scratch, n + 1);
     for (i = 0; i <= n && ok; i++) {
         if (i == n || q[i] == '&') {
@@ -450,10 +452,17 @@ static int pick_date(const rfs_sign_input *in, rfs_sign_output *out, const char 
         }
         memcpy(out->date, in->date, 17);
     } else {
+        /* formatted once a second per thread: a loop of requests shares it */
+        static __thread time_t cached_at = (time_t)-1;
+        static __thread char cached[17];
         time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(out->date, sizeof(out->date), "%Y%m%dT%H%M%SZ", &tm);
+        if (now != cached_at) {
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            strftime(cached, sizeof(cached), "%Y%m%dT%H%M%SZ", &tm);
+            cached_at = now;
+        }
+        memcpy(out->date, cached, sizeof(cached));
     }
     if (!valid_date(out->date)) {
         *err = header != NULL ? "the X-Sdk-Date header must look like 20261124T000000Z"
@@ -540,8 +549,13 @@ static int build_canonical(const rfs_sign_input *in, const rfs_url *u, rfs_canon
     if (ok && payload_hash != NULL)
         ok = rfs_buf_add(canon, payload_hash, payload_hash_len);
     else if (ok) {
+        /* most requests are reads with no body: its digest is a constant */
+        static const char EMPTY_SHA256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         char hex[65];
-        rfs_sha256_hex(in->body ? in->body : "", in->body ? in->body_len : 0, hex);
+        if (in->body == NULL || in->body_len == 0)
+            memcpy(hex, EMPTY_SHA256, sizeof(hex));
+        else
+            rfs_sha256_hex(in->body, in->body_len, hex);
         ok = hex[0] != '\0' && rfs_buf_add(canon, hex, 64);
     }
     return ok;
@@ -553,10 +567,11 @@ static int build_authorization(const rfs_sign_input *in, rfs_sign_output *out,
     char canon_hex[65], sig_hex[65];
     unsigned char mac[32];
     rfs_buf sts;
+    char sts_storage[128];
     int ok;
 
     rfs_sha256_hex(out->canonical.p, out->canonical.len, canon_hex);
-    rfs_buf_init(&sts);
+    rfs_buf_init_fixed(&sts, sts_storage, sizeof(sts_storage));
     ok = rfs_buf_adds(&sts, RFS_SIGN_ALGORITHM "\n") && rfs_buf_add(&sts, out->date, 16) &&
          rfs_buf_addc(&sts, '\n') && rfs_buf_add(&sts, canon_hex, 64);
     ok = ok && canon_hex[0] != '\0' && hmac_sha256(in->sk, in->sk_len, sts.p, sts.len, mac);
@@ -580,6 +595,7 @@ int rfs_sign(const rfs_sign_input *in, rfs_sign_output *out, const char **err)
     size_t count = 0, i, payload_hash_len = 0, names_len;
     const char *payload_hash = NULL;
     rfs_buf signed_names, names;
+    char signed_storage[256], names_storage[256];
     int ok;
 
     *err = NULL;
@@ -597,8 +613,8 @@ int rfs_sign(const rfs_sign_input *in, rfs_sign_output *out, const char **err)
     }
     if (!parse_url(in->url, in->url_len, &u, err) || !pick_date(in, out, err))
         return 0;
-    rfs_buf_init(&signed_names);
-    rfs_buf_init(&names);
+    rfs_buf_init_fixed(&signed_names, signed_storage, sizeof(signed_storage));
+    rfs_buf_init_fixed(&names, names_storage, sizeof(names_storage));
     for (i = 0, names_len = 64; i < in->nheaders; i++)
         names_len += in->headers[i].name_len + 1;
     ok = rfs_buf_reserve(&names, names_len) && rfs_buf_reserve(&signed_names, names_len) &&

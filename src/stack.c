@@ -308,6 +308,44 @@ static int stack_set(lua_State *L)
     return 0;
 }
 
+/* obj:_request_parts() -> client, name, id|nil: what building a request URL reads, in one call. */
+static int stack_request_parts(lua_State *L)
+{
+    rfs_stack *s = check_stack(L, 1);
+    rfs_getuservalue(L, 1);
+    lua_rawgeti(L, -1, UV_CLIENT);
+    lua_pushstring(L, s->name);
+    push_field(L, s->id);
+    return 3;
+}
+
+/* obj:_update(id, status) -> true | false, "status" or "id": what an answer said of the
+ * object, both checked by the rules _set applies (status first) before either is kept; a
+ * value that breaks them is reported, never raised, so that the Lua layer can turn it into
+ * a decode error. */
+static int stack_update(lua_State *L)
+{
+    rfs_stack *s = check_stack(L, 1);
+    size_t id_len = 0, status_len = 0;
+    const char *id = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &id_len) : NULL;
+    const char *status = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &status_len) : NULL;
+
+    if (status == NULL || !valid_token(status, status_len, STATUS_MAX_LEN)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "status");
+        return 2;
+    }
+    if (id == NULL || !valid_uuid(id, id_len)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "id");
+        return 2;
+    }
+    copy_field(s->id, id, id_len);
+    copy_field(s->status, status, status_len);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int stack_tostring(lua_State *L)
 {
     rfs_stack *s = check_stack(L, 1);
@@ -367,6 +405,8 @@ static void register_kind(lua_State *L, const rfs_kind *k)
     static const luaL_Reg methods[] = {
         { "_set", stack_set },
         { "_fields", stack_fields },
+        { "_request_parts", stack_request_parts },
+        { "_update", stack_update },
         { NULL, NULL },
     };
 

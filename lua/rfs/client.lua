@@ -429,10 +429,12 @@ function client.transport_error(kind, msg, request_id, operation, maybe_applied)
   return errors.new(t)
 end
 
+local uuid4, sign = core.uuid4, core.Client._sign
+
 -- One attempt through the client's transport: signed here, for every transport.
 local function send_once(c, st, method, url, body, operation)
-  local request_id = core.uuid4()
-  local headers = c:_sign(method, url, {
+  local request_id = uuid4()
+  local headers = sign(c, method, url, {
     ["Client-Request-Id"] = request_id,
     ["Content-Type"] = "application/json",
     ["X-Project-Id"] = c.project_id,
@@ -472,6 +474,34 @@ local function send_once(c, st, method, url, body, operation)
   return nil, client.response_error(status, rheaders, rbody, request_id, operation)
 end
 
+-- One attempt of a call: credentials first (when they may need fetching), then one send.
+local function attempt(c, st, method, url, body, operation, idempotent)
+  local cr = st.creds
+  if cr then -- keys still to fetch or to refresh, or the project still to look up
+    local ok, cerr = credentials.ensure(c, cr, st.creds_io)
+    if not ok then
+      cerr.operation = operation
+      return nil, cerr
+    end
+    if not cr.refreshable and not cr.project_pending then st.creds = nil end
+  end
+  local u = url
+  if st.project_lookup and u:find(PROJECT_PLACEHOLDER, 1, true) then
+    local i = u:find(PROJECT_PLACEHOLDER, 1, true)
+    u = u:sub(1, i - 1) .. core.uri_encode(c.project_id) .. u:sub(i + #PROJECT_PLACEHOLDER)
+  end
+  local v, err, a, b = send_once(c, st, method, u, body, operation)
+  if err then
+    -- temporary keys that expired under us (a clock jump, keys revoked): fetch new ones, once
+    if cr and cr.refreshable and credentials.expired_answer(err) and credentials.ensure(c, cr, st.creds_io, true) then
+      v, err, a, b = send_once(c, st, method, u, body, operation)
+    end
+    -- a read refused because another request is in progress can simply be read again
+    if err and idempotent and err.kind == "conflict" then err.retryable = true end
+  end
+  return v, err, a, b
+end
+
 --- One logical call: method, url, body table or nil; reads are retried by the policy.
 --  Returns value, nil, request_id | nil, err
 function client.call(c, method, url, body_table, operation, opts)
@@ -484,36 +514,17 @@ function client.call(c, method, url, body_table, operation, opts)
     if #body > MAX_BODY then error("rfs: request body larger than 1 MiB", 3) end
   end
   local idempotent = method == "GET" or method == "HEAD"
-  local function attempt()
-    local cr = st.creds
-    if cr then -- keys still to fetch or to refresh, or the project still to look up
-      local ok, cerr = credentials.ensure(c, cr, st.creds_io)
-      if not ok then
-        cerr.operation = operation
-        return nil, cerr
-      end
-      if not cr.refreshable and not cr.project_pending then st.creds = nil end
-    end
-    local u = url
-    if st.project_lookup and u:find(PROJECT_PLACEHOLDER, 1, true) then
-      local i = u:find(PROJECT_PLACEHOLDER, 1, true)
-      u = u:sub(1, i - 1) .. core.uri_encode(c.project_id) .. u:sub(i + #PROJECT_PLACEHOLDER)
-    end
-    local v, err, a, b = send_once(c, st, method, u, body, operation)
-    -- temporary keys that expired under us (a clock jump, keys revoked): fetch new ones, once
-    if err and cr and cr.refreshable and credentials.expired_answer(err)
-       and credentials.ensure(c, cr, st.creds_io, true) then
-      v, err, a, b = send_once(c, st, method, u, body, operation)
-    end
-    -- a read refused because another request is in progress can simply be read again
-    if err and idempotent and err.kind == "conflict" then err.retryable = true end
-    return v, err, a, b
+  local policy = st.policy
+  if not (policy and idempotent and not (opts and opts.no_retry)) then
+    return attempt(c, st, method, url, body, operation, idempotent)
   end
-  if st.policy and idempotent and not (opts and opts.no_retry) then
-    local retry = retry_module()
-    return retry.call(attempt, st.policy)
-  end
-  return attempt()
+  -- The first attempt costs no closure and no clock read; the retry loop takes over
+  -- only after a failure, with a max_elapsed deadline counted from the start.
+  local start = policy.max_elapsed and policy.clock()
+  local v, err, a, b = attempt(c, st, method, url, body, operation, idempotent)
+  if v ~= nil then return v, err, a, b end
+  return retry_module().call(function() return attempt(c, st, method, url, body, operation, idempotent) end,
+                             policy, start, err)
 end
 
 return client

@@ -172,9 +172,10 @@ end
 
 -- Calls --------------------------------------------------------------------------------
 
+-- start: when the call began (read from the clock here when the caller did not)
 local function deadline_of(policy, start)
   if policy.deadline then return policy.deadline end
-  if policy.max_elapsed then return start + policy.max_elapsed end
+  if policy.max_elapsed then return (start or policy.clock()) + policy.max_elapsed end
 end
 
 -- Sleeps before the next attempt; false when the deadline does not leave room for it.
@@ -198,11 +199,14 @@ retry.back_off = back_off
 
 --- Calls fn(attempt) until it returns a value, the error is not retryable, the attempts
 --  run out or the deadline would pass. Returns fn's values, or nil and the last error
---  with err.attempts set.
-function retry.call(fn, policy)
-  local deadline = deadline_of(policy, policy.clock())
+--  with err.attempts set. A caller that already made the first attempt passes when it
+--  started (nil when the policy has no max_elapsed) and the error it got: the loop goes
+--  on from there.
+function retry.call(fn, policy, start, first_err)
+  local deadline = deadline_of(policy, start)
   for attempt = 1, policy.attempts do
-    local v, err, a, b = fn(attempt)
+    local v, err, a, b
+    if attempt == 1 and first_err ~= nil then err = first_err else v, err, a, b = fn(attempt) end
     if v ~= nil then return v, err, a, b end
     if type(err) == "table" then err.attempts = attempt end
     if not (type(err) == "table" and err.retryable) or attempt == policy.attempts

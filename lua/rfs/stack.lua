@@ -45,11 +45,7 @@ local function is_token(v, max)
   return type(v) == "string" and #v >= 1 and #v <= max and not v:find("[^\33-\126]")
 end
 
-local function is_uuid(v)
-  return type(v) == "string" and v:find("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
-end
-
-local STATUS_MAX, DEPLOYMENT_ID_MAX = 32, 128
+local DEPLOYMENT_ID_MAX = 128
 
 -- client:stack(name, { stack_id = }) --------------------------------------------------
 
@@ -77,27 +73,24 @@ function Metadata.__tostring(m)
   return s
 end
 
-local function check_metadata(meta, request_id)
-  if type(meta.stack_name) ~= "string" then return bad_field("metadata", "stack_name", "string", request_id) end
-  if not is_token(meta.status, STATUS_MAX) then
-    return bad_field("metadata", "status", "1-32 printable characters, no spaces", request_id, meta.status)
-  end
-  if not is_uuid(meta.stack_id) then
-    return bad_field("metadata", "stack_id", "a UUID", request_id, meta.stack_id)
-  end
-  return nil
-end
-
 --- GetStackMetadata: every documented field; refreshes stack.id and stack.status.
 -- call_opts: { no_retry = true } from rfs.wait, which retries within its own deadline.
+-- The answer's status and stack_id are checked by the C object as it keeps them
+-- (self:_update, the rules of _set), so an odd answer is a decode error, never a raise.
 local function read_metadata(self, call_opts)
-  local url = client.stack_url(self.client, self.name, "/metadata", { stack_id = self.id })
-  local meta, err, request_id = client.call(self.client, "GET", url, nil, "metadata", call_opts)
+  local c, name, id = self:_request_parts()
+  local url = client.stack_url(c, name, "/metadata")
+  if id then url = url .. "?stack_id=" .. id end -- a stack id is a UUID: nothing to encode
+  local meta, err, request_id = client.call(c, "GET", url, nil, "metadata", call_opts)
   if not meta then return nil, err end
-  local bad = check_metadata(meta, request_id)
-  if bad then return nil, bad end
-  self:_set("id", meta.stack_id)
-  self:_set("status", meta.status)
+  if type(meta.stack_name) ~= "string" then return nil, bad_field("metadata", "stack_name", "string", request_id) end
+  local ok, bad = self:_update(meta.stack_id, meta.status)
+  if not ok then
+    if bad == "status" then
+      return nil, bad_field("metadata", "status", "1-32 printable characters, no spaces", request_id, meta.status)
+    end
+    return nil, bad_field("metadata", "stack_id", "a UUID", request_id, meta.stack_id)
+  end
   return setmetatable(meta, Metadata)
 end
 stack.read_metadata = read_metadata

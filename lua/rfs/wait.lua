@@ -41,7 +41,7 @@ local PLAN_FINAL = { AVAILABLE = true, CREATION_FAILED = true, APPLIED = true }
 local OPTIONS = {
   deployment_id = "string", operation = "string", timeout = "number", interval = "number",
   max_interval = "number", on_progress = "function", sleep = "function", clock = "function",
-  retry = "table", budget = "table", events_every = "number", settle = "number",
+  retry = "table", budget = "table", events_every = "number", settle = "number", rate = "number",
 }
 
 local MIN_INTERVAL = 0.1
@@ -118,6 +118,7 @@ local function check_options(opts, fname)
   end
   if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, LEVEL) end
   if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, LEVEL) end
+  if opts.rate then check(fname, "rate", opts.rate, 0.01, math.huge, false, LEVEL) end
   return opts
 end
 
@@ -171,6 +172,16 @@ function wait.new(stack, opts, shared)
   rp.budget = rp.budget or opts.budget or (shared and shared.budget)
   rp.deadline = self.deadline
   self.policy = retry.policy(rp)
+  -- rate: requests per second for every read of this wait (of all the waits of one
+  -- wait_all), first attempts and retries alike; a second's worth may go at once
+  if opts.rate then
+    local pace = shared and shared.pace
+    if not pace then
+      pace = retry.budget{ rate = opts.rate, burst = math.max(1, opts.rate), clock = clock }
+      if shared then shared.pace = pace end
+    end
+    self.pace = pace
+  end
   return self
 end
 
@@ -191,6 +202,7 @@ function Waiter:read(fn)
   self.polls = self.polls + 1
   return retry.call(function(attempt)
     if attempt > 1 then self.polls = self.polls + 1 end
+    if self.pace then self.pace:take(self.sleep, self.clock) end
     return fn()
   end, self.policy)
 end
@@ -338,8 +350,46 @@ function wait.wait(stack, opts)
   end
 end
 
+-- The waiters in a binary min-heap of their indexes, ordered by (next_at, index): the
+-- stack due first is found in log(n) steps, where a scan over thousands of waiters per
+-- poll cost more than the polls themselves.
+local function due_before(waiters, a, b)
+  local x, y = waiters[a].next_at, waiters[b].next_at
+  return x < y or (x == y and a < b)
+end
+
+local function heap_push(heap, waiters, i)
+  local n = #heap + 1
+  heap[n] = i
+  while n > 1 do
+    local parent = math.floor(n / 2)
+    if not due_before(waiters, heap[n], heap[parent]) then break end
+    heap[n], heap[parent] = heap[parent], heap[n]
+    n = parent
+  end
+end
+
+local function heap_pop(heap, waiters)
+  local top, n = heap[1], #heap
+  local last = heap[n]
+  heap[n] = nil
+  n = n - 1
+  if n == 0 then return top end
+  heap[1] = last
+  local k = 1
+  while true do
+    local l, r, m = 2 * k, 2 * k + 1, k
+    if l <= n and due_before(waiters, heap[l], heap[m]) then m = l end
+    if r <= n and due_before(waiters, heap[r], heap[m]) then m = r end
+    if m == k then break end
+    heap[k], heap[m] = heap[m], heap[k]
+    k = m
+  end
+  return top
+end
+
 --- rfs.wait_all(stacks, opts) -> { results... }, summary. One loop for every stack,
---  polling whichever is due next; one shared retry budget.
+--  polling whichever is due next; one shared retry budget (and, with rate, one pace).
 function wait.wait_all(stacks, opts)
   if type(stacks) ~= "table" then error("rfs.wait_all: expected an array of stacks", 2) end
   opts = opts or {}
@@ -350,20 +400,26 @@ function wait.wait_all(stacks, opts)
   for k, v in pairs(opts) do
     if k ~= "budget" then per[k] = v end
   end
-  local waiters, results, pending = {}, {}, #stacks
+  local waiters, results, heap = {}, {}, {}
   for i, s in ipairs(stacks) do waiters[i] = wait.new(s, per, shared) end
-  while pending > 0 do
-    local soonest
-    for i, w in ipairs(waiters) do
-      if not results[i] and (not soonest or w.next_at < waiters[soonest].next_at) then soonest = i end
-    end
-    local w = waiters[soonest]
+  for i = 1, #waiters do heap_push(heap, waiters, i) end
+  while heap[1] do
+    local i = heap_pop(heap, waiters)
+    local w = waiters[i]
     local pause = w.next_at - shared.clock()
     if pause > 0 then shared.sleep(pause) end
     local done, res, err = w:poll()
+    -- a waiter that asks to read again at once (its deployment's events came after its
+    -- metadata) is finishing: it reads now, not after every stack that is merely overdue
+    local again = 2
+    while not done and again > 0 and w.next_at <= shared.clock() do
+      done, res, err = w:poll()
+      again = again - 1
+    end
     if done then
-      results[soonest] = res or { ok = false, error = err, stack = w.stack.name }
-      pending = pending - 1
+      results[i] = res or { ok = false, error = err, stack = w.stack.name }
+    else
+      heap_push(heap, waiters, i)
     end
   end
   local summary = { ok = 0, failed = 0, errors = 0 }

@@ -174,15 +174,14 @@ local function list_stacks(self, project_id, q, t)
     if a.create_time ~= b.create_time then return a.create_time > b.create_time end
     return (a.seq or 0) > (b.seq or 0)
   end)
-  local summaries = {}
-  for i, st in ipairs(found) do
-    local m = shared.metadata_of(st)
-    summaries[i] = { stack_name = m.stack_name, description = m.description, stack_id = m.stack_id,
-                     status = m.status, create_time = m.create_time, update_time = m.update_time,
-                     status_message = m.status_message }
-  end
-  local page, info = page_of(self, summaries, q)
+  local page, info = page_of(self, found, q)
   if not page then return info end
+  for i, st in ipairs(page) do -- the summaries of this page only, not of every stack
+    local m = shared.metadata_of(st)
+    page[i] = { stack_name = m.stack_name, description = m.description, stack_id = m.stack_id,
+                status = m.status, create_time = m.create_time, update_time = m.update_time,
+                status_message = m.status_message }
+  end
   return shared.json_response(self, 200, { stacks = page, page_info = info })
 end
 
