@@ -117,6 +117,18 @@ describe("rfs stack-set against the emulator", function()
     assert.equal("", out)
     assert.equal(3, code)
     assert.matches("invalid_state", err)
+    -- the way out is the stack set's, in commands, not a stack's `rfs metadata STACK`
+    assert.matches("delete the instances (`rfs stack-set instances list web`, then `rfs stack-set instances delete "
+                   .. "web --regions R1,R2 --accounts A1,A2 --wait`), then delete the set", err, 1, true)
+    assert.not_matches("rfs metadata", err, 1, true)
+    assert.not_matches("ss:", err, 1, true)
+    code, out, err = rfs("stack-set create web --template " .. tpl
+                         .. " --administration-agency-urn iam::1:agency:admin --managed-agency-name managed")
+    assert.equal("", out)
+    assert.equal(3, code)
+    assert.matches("a stack set of that name exists: pick another name, or deploy to that set "
+                   .. "(`rfs stack-set deploy web ...`)", err, 1, true)
+    assert.not_matches("this stack", err, 1, true)
     code, out, err = rfs("stack-set instances delete web --regions r1,r2,r3 --accounts acct1,acct2 --wait --output json")
     assert.equal(0, code, err)
     local res = cjson.decode(out)
@@ -216,6 +228,25 @@ describe("rfs stack-set --wait interrupted", function()
     end
     return false
   end
+
+  it("a set busy with an operation is refused with the commands that show it, not a stack's", function()
+    assert.equal(0, (run(LUA .. " bin/rfs stack-set create busy --template " .. tpl
+                         .. " --administration-agency-name admin --managed-agency-name m --endpoint " .. em.url)))
+    assert.equal(0, (run(LUA .. " bin/rfs stack-set instances create busy --regions r1 --accounts a1 --endpoint "
+                         .. em.url)))
+    local code, out, err = run(LUA .. " bin/rfs stack-set update busy --description x --endpoint " .. em.url)
+    assert.equal(3, code, err)
+    assert.equal("", out)
+    assert.matches("rfs invalid_state error: update needs an IDLE stack set", err, 1, true)
+    assert.matches("; run `rfs stack-set show busy` and `rfs stack-set operations list busy`, wait for the active "
+                   .. "operation to end (`rfs stack-set operations show busy OPERATION_ID`), then retry", err, 1, true)
+    assert.not_matches("rfs metadata", err, 1, true)
+    code, out, err = run(LUA .. " bin/rfs stack-set instances create busy --regions r2 --accounts a1 --endpoint "
+                       .. em.url)
+    assert.equal(3, code, err)
+    assert.equal("", out)
+    assert.matches("`rfs stack-set operations list busy`", err, 1, true)
+  end)
 
   it("exits 130 at once and prints the command that shows the operation, which goes on", function()
     local code = run(LUA .. " bin/rfs stack-set create int --template " .. tpl

@@ -340,6 +340,26 @@ local CLI_WORDS = {
   { "%(plan:metadata%(%)%)", "(`rfs plan metadata STACK PLAN`)" },
   { "%(plan:wait{} / stack:wait{}%)", "(`rfs plan metadata STACK PLAN` / `rfs wait STACK`)" },
   { "plan:wait{} until it is AVAILABLE", "wait until it is AVAILABLE (`rfs plan metadata STACK PLAN`)" },
+  -- a stack set's refusals (rfs.stack_sets)
+  { "read ss:metadata%(%) and ss:operations{}, wait for the active operation %(ss:wait%)",
+    "run `rfs stack-set show SET` and `rfs stack-set operations list SET`, wait for the active operation to end "
+    .. "(`rfs stack-set operations show SET OPERATION_ID`)" },
+  { "delete the instances %(ss:instances{}, ss:delete_instances{}%) and wait for that operation %(ss:wait%)",
+    "delete the instances (`rfs stack-set instances list SET`, then `rfs stack-set instances delete SET "
+    .. "--regions R1,R2 --accounts A1,A2 --wait`)" },
+  { "deploy to that set %(ss:deploy%)", "deploy to that set (`rfs stack-set deploy SET ...`)" },
+  -- the template library's (rfs.templates)
+  { "add a version to that template$", "add a version to that template (`rfs template-lib version-create TEMPLATE "
+    .. "--template FILE`)" },
+}
+
+-- What a refusal of the object's state says, for the objects whose errors carry no way out of
+-- their own; a plan's and a stack set's refusals do (rfs.plans, rfs.stack_sets).
+local STATE_HINTS = {
+  ["template-lib"] = "run `rfs template-lib show TEMPLATE` and `rfs template-lib versions TEMPLATE` and act on "
+    .. "what they show",
+  ["stack-set"] = "run `rfs stack-set show SET` and `rfs stack-set operations list SET` and act on the state the "
+    .. "stack set is in",
 }
 
 --- A library message in the command line's words (flags, commands, not Lua calls).
@@ -351,7 +371,17 @@ end
 
 -- The hint an error gets on the command line: what to run or which flag to check.
 function Run:hint(err)
+  local hint = self:hint_words(err)
+  -- the placeholders of a stack set's or a template's advice become the name typed
+  local a = self.args
+  if hint and a.stack_set then hint = hint:gsub("%f[%w]SET%f[%W]", (shell_word(a.stack_set):gsub("%%", "%%%%"))) end
+  if hint and a.template then hint = hint:gsub("%f[%w]TEMPLATE%f[%W]", (shell_word(a.template):gsub("%%", "%%%%"))) end
+  return hint
+end
+
+function Run:hint_words(err)
   local name = self.stack and shell_word(self.stack.name) or "STACK"
+  local group = self.args.command
   if err.code == "AOS.01.0404" then
     return "check --deployment-id: the stack has no deployment with that id (continue-deploy and continue-rollback "
       .. "print it)"
@@ -362,13 +392,14 @@ function Run:hint(err)
     return "check --endpoint (or --region)"
   elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
     return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
-  elseif err.kind == "invalid_state" and not (self.args.command == "plan" and err.hint) then
-    -- (a plan's refusal says what to do about the plan: create a new one, wait, ...)
-    return "run `rfs metadata " .. name .. "` and act on the state the stack is in"
+  elseif err.kind == "invalid_state" and not ((group == "plan" or group == "stack-set") and err.hint) then
+    -- (a plan's refusal says what to do about the plan: create a new one, wait, ...; a stack
+    -- set's, to wait for its operation or delete its instances)
+    return STATE_HINTS[group] or ("run `rfs metadata " .. name .. "` and act on the state the stack is in")
   elseif err.kind == "not_found" then
     return "check the name, --project-id and --region (or --endpoint)"
   elseif err.kind == "bad_request" and not err.hint then
-    return "check the command's arguments (rfs " .. tostring(self.args.command) .. " --help)"
+    return "check the command's arguments (rfs " .. tostring(cli_commands.full_name(self.args)) .. " --help)"
   elseif err.kind == "network" and not err.hint then
     return "check --endpoint (or --region) and the network path to it"
   end
