@@ -145,7 +145,7 @@ describe("the rfs plan commands", function()
     local code3, _, err3 = rfs("plan apply plan-web priced")
     assert.equal(3, code3)
     assert.matches("^rfs invalid_state error: .*only an AVAILABLE plan can be applied", err3)
-    assert.matches("(`rfs plan metadata STACK PLAN`)", err3, 1, true) -- the command, not the Lua call
+    assert.matches("(`rfs plan metadata plan-web priced`)", err3, 1, true) -- the command, not the Lua call
     assert.not_matches("plan:metadata()", err3, 1, true)
     -- the first plan was made before this apply: it has expired
     local code4, _, err4 = rfs("plan apply plan-web add-web")

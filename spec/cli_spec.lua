@@ -117,6 +117,43 @@ describe("the rfs command line", function()
     assert.matches("^rfs auth error", err2)
   end)
 
+  it("a busy stack refuses deploy and delete as invalid_state, saying to wait with a command that does", function()
+    seed{ stack_name = "cli-busy", status = "DEPLOYMENT_FAILED", deploy_seconds = 250 } -- 5 s at 50x
+    assert.equal(0, (rfs("continue-deploy cli-busy --quiet --endpoint " .. em.url)))
+    for _ = 1, 100 do -- out of the queue (409 meanwhile), into DEPLOYMENT_IN_PROGRESS
+      local _, meta = rfs("metadata cli-busy --output json --endpoint " .. em.url)
+      if cjson.decode(meta).status == "DEPLOYMENT_IN_PROGRESS" then break end
+      socket.sleep(0.05)
+    end
+    local tf = os.tmpname()
+    local f = assert(io.open(tf, "w"))
+    f:write('resource "huaweicloud_vpc" "v" {\n  name = "v"\n}\n')
+    f:close()
+    local code, out, err = rfs("deploy cli-busy --template " .. tf .. " --endpoint " .. em.url)
+    os.remove(tf)
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert.matches("^rfs invalid_state error: deploy needs a stack with no operation in progress; stack cli%-busy "
+                   .. "is busy: DEPLOYMENT_IN_PROGRESS %(HTTP 403, RF%.10012519", err)
+    assert.equal("; wait until the stack's operation ends (`rfs wait cli-busy`), then deploy again\n",
+                 err:match(";[^;]*$"))
+    assert.not_matches("IAM", err, 1, true)
+    code, out, err = rfs("delete cli-busy --endpoint " .. em.url)
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert.matches("delete needs a stack with no operation in progress; stack cli-busy is busy", err, 1, true)
+    assert.matches("(`rfs wait cli-busy`), then delete again", err, 1, true)
+    -- the command the hint names follows the stack until what it is busy with ends
+    code, out, err = rfs("wait cli-busy --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    assert.matches("^cli%-busy DEPLOYMENT_COMPLETE after ", out)
+    -- a stack that is not busy still needs to be told which deployment to wait for
+    code, out, err = rfs("wait cli-busy --endpoint " .. em.url)
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("pass --deployment-id", err, 1, true)
+  end)
+
   it("exits 4 when a wait times out", function()
     seed{ stack_name = "cli-slow", status = "DEPLOYMENT_FAILED", deploy_seconds = 3600 }
     local code, out = rfs("continue-deploy cli-slow --output json --endpoint " .. em.url)

@@ -177,7 +177,7 @@ local function build_parser()
     return v
   end)
   ev:flag("--follow", "keep printing new events until the stack settles")
-  local w = stack_command("wait", "wait until a stack settles after a continue")
+  local w = stack_command("wait", "wait until a stack settles after a continue, or until what it is busy with ends")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
   w:option("--operation", "what the deployment was (default: read from the deployment's events or the stack's state)")
     :choices({ "continue_deploy", "continue_rollback", "create", "deploy", "delete" })
@@ -335,7 +335,8 @@ local CLI_WORDS = {
   { "pass endpoint = 'https://%.%.%.'", "pass --endpoint https://..." },
   { "options: no ak and sk given; ", "" },
   { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
-  -- an execution plan's refusals (rfs.plans)
+  -- a stack's refusals (rfs.lifecycle) and an execution plan's (rfs.plans)
+  { "%(stack:update{ enable_deletion_protection = false }%)", "(`rfs update STACK --no-deletion-protection`)" },
   { "%(stack:wait{}%), then ", "(`rfs wait STACK`), then " },
   { "%(plan:metadata%(%)%)", "(`rfs plan metadata STACK PLAN`)" },
   { "%(plan:wait{} / stack:wait{}%)", "(`rfs plan metadata STACK PLAN` / `rfs wait STACK`)" },
@@ -372,10 +373,13 @@ end
 -- The hint an error gets on the command line: what to run or which flag to check.
 function Run:hint(err)
   local hint = self:hint_words(err)
-  -- the placeholders of a stack set's or a template's advice become the name typed
+  -- the placeholders of the advice (STACK, PLAN, SET, TEMPLATE) become the names typed
   local a = self.args
-  if hint and a.stack_set then hint = hint:gsub("%f[%w]SET%f[%W]", (shell_word(a.stack_set):gsub("%%", "%%%%"))) end
-  if hint and a.template then hint = hint:gsub("%f[%w]TEMPLATE%f[%W]", (shell_word(a.template):gsub("%%", "%%%%"))) end
+  for placeholder, name in pairs({ STACK = a.stack, PLAN = a.arg_plan, SET = a.stack_set, TEMPLATE = a.template }) do
+    if hint and type(name) == "string" then
+      hint = hint:gsub("%f[%w]" .. placeholder .. "%f[%W]", (shell_word(name):gsub("%%", "%%%%")))
+    end
+  end
   return hint
 end
 
@@ -392,9 +396,9 @@ function Run:hint_words(err)
     return "check --endpoint (or --region)"
   elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
     return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
-  elseif err.kind == "invalid_state" and not ((group == "plan" or group == "stack-set") and err.hint) then
-    -- (a plan's refusal says what to do about the plan: create a new one, wait, ...; a stack
-    -- set's, to wait for its operation or delete its instances)
+  elseif err.kind == "invalid_state" and not err.hint then
+    -- (a refusal that carries its way out keeps it: a busy stack's, to wait; a plan's, to
+    -- create a new one or wait; a stack set's, to wait for its operation or delete its instances)
     return STATE_HINTS[group] or ("run `rfs metadata " .. name .. "` and act on the state the stack is in")
   elseif err.kind == "not_found" then
     return "check the name, --project-id and --region (or --endpoint)"
@@ -649,6 +653,10 @@ local function infer_operation(stack, deployment)
   return "continue_deploy"
 end
 
+-- The operation a stack in a *_IN_PROGRESS state is running, for `rfs wait STACK`.
+local BUSY_OPERATIONS = { DEPLOYMENT_IN_PROGRESS = "deploy", ROLLBACK_IN_PROGRESS = "continue_rollback",
+                          DELETION_IN_PROGRESS = "delete" }
+
 function Run:wait(stack)
   local operation = self.args.operation
   if not operation and self.args.deployment_id then
@@ -656,10 +664,19 @@ function Run:wait(stack)
     operation, err = infer_operation(stack, self.args.deployment_id)
     if not operation then return self:fail(err) end
   end
+  local busy = false
+  if not operation and not self.args.deployment_id then
+    -- a busy stack (what a refused deploy, update or delete says to wait for): its operation
+    -- is the one in progress, followed by state; nothing else tells a new process which it is
+    local meta = stack:metadata()
+    operation = meta and BUSY_OPERATIONS[meta.status]
+    busy = operation ~= nil
+  end
   operation = operation or "continue_deploy"
-  if not self.args.deployment_id and operation ~= "delete" then
+  if not self.args.deployment_id and operation ~= "delete" and not busy then
     self:err("rfs wait: the deployment to wait for is unknown in a new process; pass --deployment-id "
-             .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete")
+             .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete "
+             .. "(a stack with an operation in progress needs neither)")
     return cli.EXIT.usage
   end
   self.deployment_id, self.operation = self.args.deployment_id, operation
