@@ -208,6 +208,10 @@ end
 -- State ----------------------------------------------------------------------------------
 
 -- How many deployments (and deletions) the stack has run: a plan made at another count is expired.
+-- An expired plan keeps showing AVAILABLE in ListExecutionPlans and GetExecutionPlanMetadata:
+-- the API reference's plan statuses are CREATION_IN_PROGRESS, CREATION_FAILED, AVAILABLE,
+-- APPLY_IN_PROGRESS and APPLIED, with no status (or status_message) for an expired plan; it
+-- says only that applying one is refused, 403 RF.10012545, which is where the emulator tells.
 local function generation(st)
   local n = 0
   for _ in pairs(st.deployments or {}) do n = n + 1 end
