@@ -48,13 +48,7 @@ local function rfs(argv, answers)
   return code, out.text, err.text, calls
 end
 
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local tmpfile = require("cli_process").tmpfile
 
 local STACK_ID = "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3"
 local DEP_ID = "6b4e6a87-0e0f-4d6e-9c55-3f0b8f4b8c11"
