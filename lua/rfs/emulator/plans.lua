@@ -27,8 +27,8 @@
 --   RF.10013001 404 no such stack                  RF.10013002 404 no such plan
 --   RF.10013501 409 a plan of that name exists     RF.10013503 409 another request for the stack is queued
 
-local cjson = require "cjson.safe"
 local input = require "rfs.emulator.input"
+local replies = require "rfs.emulator.replies"
 local deploy = require "rfs.emulator.deploy"
 local stacks = require "rfs.emulator.stacks"
 
@@ -61,9 +61,7 @@ local function fail(self, status, code, message)
   return shared.error_response(self, status, code, message)
 end
 
-local function array(t)
-  return setmetatable(t or {}, cjson.array_mt)
-end
+local array = replies.array
 
 -- The price catalogue: per resource type, what one instance costs (per hour, pay-per-use).
 local CATALOGUE = {
