@@ -248,21 +248,28 @@ function Template.__tostring(t)
   return "template at a pre-signed location (valid for 5 minutes; stack:template{ download = true } fetches it)"
 end
 
---- GetStackTemplate (307) -> { location = url }; with download = true also t.body, fetched
---  from the location with no signature, token or project header.
-function Stack:template(opts)
-  local checked, value, err, request_id = run(self, self.client, OP.GetStackTemplate, "stack:template", opts)
-  if not value then return nil, err end
+--- A template's 307 answer (a stack's, a stack set's) as an object of metatable mt:
+--  { location = url }, and with download also t.body, fetched from the location with no
+--  signature, token or project header.
+local function located_template(c, value, request_id, download, mt)
   if type(value.location) ~= "string" then
     return nil, operations.bad_field("template", "Location header", "URL", request_id)
   end
-  local t = setmetatable({ location = value.location }, Template)
-  if checked.download then
-    local body, derr = operations.download(self.client, value.location, "template")
+  local t = setmetatable({ location = value.location }, mt)
+  if download then
+    local body, derr = operations.download(c, value.location, "template")
     if not body then return nil, derr end
     t.body = body
   end
   return t
+end
+lifecycle.located_template = located_template
+
+--- GetStackTemplate (307) -> { location = url }; with download = true also t.body.
+function Stack:template(opts)
+  local checked, value, err, request_id = run(self, self.client, OP.GetStackTemplate, "stack:template", opts)
+  if not value then return nil, err end
+  return located_template(self.client, value, request_id, checked.download, Template)
 end
 
 return lifecycle

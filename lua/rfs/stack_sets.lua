@@ -211,16 +211,7 @@ end
 function StackSet:template(opts)
   local checked, value, err, request_id = run(self, self.client, OP.ShowStackSetTemplate, "ss:template", opts)
   if not value then return nil, err end
-  if type(value.location) ~= "string" then
-    return nil, operations.bad_field("template", "Location header", "URL", request_id)
-  end
-  local t = setmetatable({ location = value.location }, Template)
-  if checked.download then
-    local body, derr = operations.download(self.client, value.location, "template")
-    if not body then return nil, derr end
-    t.body = body
-  end
-  return t
+  return lifecycle.located_template(self.client, value, request_id, checked.download, Template)
 end
 
 -- Operations on instances ---------------------------------------------------------------------
