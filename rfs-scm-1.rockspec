@@ -66,6 +66,7 @@ build = {
     ["rfs.emulator.deploy"] = "lua/rfs/emulator/deploy.lua",
     ["rfs.emulator.plans"] = "lua/rfs/emulator/plans.lua",
     ["rfs.emulator.input"] = "lua/rfs/emulator/input.lua",
+    ["rfs.emulator.replies"] = "lua/rfs/emulator/replies.lua",
     ["rfs.emulator.template_lib"] = "lua/rfs/emulator/template_lib.lua",
     ["rfs.emulator.template"] = "lua/rfs/emulator/template.lua",
     ["rfs.emulator.template_syntax"] = "lua/rfs/emulator/template_syntax.lua",

@@ -6,10 +6,7 @@
 -- RFS_ENDPOINT=http://127.0.0.1:PORT points it at the emulator instead.
 
 -- From a checkout (after `make`), use its modules; an installed lua-rfs needs none of this.
-local root = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/.."
-local build = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-package.cpath = root .. "/build/" .. build .. "/?.so;" .. package.cpath
+dofile((debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/checkout.lua")
 
 local rfs = require "rfs"
 

@@ -7,10 +7,7 @@
 -- from RFS_ADMIN_AGENCY_URN and RFS_MANAGED_AGENCY (see the stack set permission docs).
 
 -- From a checkout (after `make`), use its modules; an installed lua-rfs needs none of this.
-local root = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/.."
-local build = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-package.cpath = root .. "/build/" .. build .. "/?.so;" .. package.cpath
+dofile((debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/checkout.lua")
 
 local rfs = require "rfs"
 

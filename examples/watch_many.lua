@@ -2,10 +2,7 @@
 -- with one shared retry budget. Exits 0 only if every stack completed.
 --   lua5.4 examples/watch_many.lua stack-a stack-b stack-c   (RFS_ENDPOINT=... for the emulator)
 -- From a checkout (after `make`), use its modules; an installed lua-rfs needs none of this.
-local root = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/.."
-local build = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-package.cpath = root .. "/build/" .. build .. "/?.so;" .. package.cpath
+dofile((debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or ".") .. "/checkout.lua")
 
 local rfs = require "rfs"
 

@@ -48,13 +48,7 @@ local function rfs(argv, answers)
   return code, out.text, err.text, calls
 end
 
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local tmpfile = require("cli_process").tmpfile
 
 local STACK_ID = "1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3"
 local DEP_ID = "6b4e6a87-0e0f-4d6e-9c55-3f0b8f4b8c11"
@@ -312,5 +306,44 @@ describe("rfs --help", function()
     local list = help("list")
     assert.matches("--status STATUS", list, 1, true)
     assert.not_matches("stack:", create .. delete .. list, 1, true)
+  end)
+end)
+
+describe("hints that fit the object the command acts on", function()
+  -- a client whose client:template(name) is an object answering from `methods`
+  local function template_rfs(argv, methods)
+    return rfs(argv, { template = function(name) return setmetatable({ name = name }, { __index = function(_, k)
+      return function() return methods[k]() end
+    end }) end })
+  end
+
+  it("a template refused for its state points at the template, not at `rfs metadata STACK`", function()
+    local code, out, err = template_rfs({ "template-lib", "delete", "base" },
+      { delete = function()
+          return nil, errors.new{ kind = "invalid_state", status = 403, message = "template base is in use" }
+        end })
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert.matches("template base is in use (HTTP 403); run `rfs template-lib show base` and `rfs template-lib versions base` "
+                   .. "and act on what they show", err, 1, true)
+    assert.not_matches("rfs metadata", err, 1, true)
+  end)
+
+  it("a template name taken says the command that adds a version; a bad request, the command's own --help", function()
+    local code, _, err = rfs({ "template-lib", "create", "base", "--template-uri", "https://obs.example/a.tf" },
+      { create_template = function()
+          return nil, errors.new{ kind = "conflict", status = 409, message = "a template named base already exists",
+                                  hint = "a template of that name exists: pick another name, or add a version to that "
+                                    .. "template" }
+        end })
+    assert.equal(3, code)
+    assert.matches("or add a version to that template (`rfs template-lib version-create base --template FILE`)",
+                   err, 1, true)
+    code, _, err = template_rfs({ "template-lib", "version-show", "base", "V1" },
+      { version_metadata = function()
+          return nil, errors.new{ kind = "bad_request", status = 400, message = "version_id is malformed" }
+        end })
+    assert.equal(3, code)
+    assert.matches("check the command's arguments (rfs template-lib version-show --help)", err, 1, true)
   end)
 end)

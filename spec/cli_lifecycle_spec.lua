@@ -1,37 +1,13 @@
 -- The lifecycle commands and examples/lifecycle.lua as subprocesses against the emulator:
 -- create, wait, outputs, deploy, resources, template, update, delete, list, variables.
 local cjson = require "cjson"
-local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK = "AKLIFECYCLE0000001", "lifecycle-spec-secret-key-01"
 local PROJECT = "0123456789abcdef0123456789abcdef"
 local EMPTY_PROJECT = "fedcba9876543210fedcba9876543210"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-
-local function slurp(p)
-  local f = io.open(p)
-  local s = f:read("*a")
-  f:close()
-  os.remove(p)
-  return s
-end
-
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s %s;")
-    :format(AK, SK, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  return code, slurp(out), slurp(errf)
-end
-
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local LUA = C.LUA
+local tmpfile = C.tmpfile
 
 local V1 = [[
 variable "vpc_name" {
@@ -59,27 +35,21 @@ resource "huaweicloud_vpc_subnet" "subnet" {
 ]]
 
 describe("the rfs lifecycle commands", function()
-  local em, v1, v2, all_output
+  local cli = C.new{ ak = AK, sk = SK, project = PROJECT, endpoint = true }
+  local em, v1, v2
 
   setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
+    em = cli:start{ time_scale = 50 }
     v1, v2 = tmpfile(V1), tmpfile(V2)
-    all_output = {}
   end)
 
   teardown(function()
-    if em then em:stop() end
+    cli:stop()
     os.remove(v1)
     os.remove(v2)
-    assert.not_matches(SK, table.concat(all_output, "\n"), 1, true)
   end)
 
-  local function rfs(args, env)
-    local code, out, err = run(LUA .. " bin/rfs " .. args .. " --endpoint " .. em.url, env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
+  local function rfs(args, env) return cli:rfs(args, env) end
 
   it("creates a stack from a template file and waits, with progress on stderr", function()
     local code, out, err = rfs("create cli-life --template " .. v1 .. " --var vpc_name=life-vpc --wait")
@@ -157,9 +127,7 @@ describe("the rfs lifecycle commands", function()
   end)
 
   it("examples/lifecycle.lua creates, redeploys and deletes a stack", function()
-    local code, out, err = run(LUA .. " examples/lifecycle.lua ex-life", "RFS_ENDPOINT=" .. em.url)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
+    local code, out = cli:run(LUA .. " examples/lifecycle.lua ex-life", "RFS_ENDPOINT=" .. em.url)
     assert.equal(0, code)
     assert.matches("ex%-life DEPLOYMENT_COMPLETE", out)
     assert.matches("output vpc_id = ", out)

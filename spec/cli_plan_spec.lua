@@ -1,36 +1,12 @@
 -- The plan commands and examples/plan_and_apply.lua as subprocesses against the emulator:
 -- plan create, list, metadata, show, prices, apply, delete.
 local cjson = require "cjson"
-local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK = "AKPLANCLI000000001", "plan-cli-spec-secret-key-01"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-
-local function slurp(p)
-  local f = io.open(p)
-  local s = f:read("*a")
-  f:close()
-  os.remove(p)
-  return s
-end
-
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s %s;")
-    :format(AK, SK, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  return code, slurp(out), slurp(errf)
-end
-
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local LUA = C.LUA
+local tmpfile = C.tmpfile
 
 local V1 = [[
 variable "vpc_name" {
@@ -63,28 +39,22 @@ resource "huaweicloud_compute_instance" "web" {
 local V3 = V1
 
 describe("the rfs plan commands", function()
-  local em, v1, v2, v3, all_output
+  local cli = C.new{ ak = AK, sk = SK, project = PROJECT, endpoint = true }
+  local em, v1, v2, v3
 
   setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50, queue_seconds = 1 }
+    em = cli:start{ time_scale = 50, queue_seconds = 1 }
     v1, v2, v3 = tmpfile(V1), tmpfile(V2), tmpfile(V3)
-    all_output = {}
   end)
 
   teardown(function()
-    if em then em:stop() end
+    cli:stop()
     os.remove(v1)
     os.remove(v2)
     os.remove(v3)
-    assert.not_matches(SK, table.concat(all_output, "\n"), 1, true)
   end)
 
-  local function rfs(args, env)
-    local code, out, err = run(LUA .. " bin/rfs " .. args .. " --endpoint " .. em.url, env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
+  local function rfs(args, env) return cli:rfs(args, env) end
 
   it("creates a plan and waits, lists it, and shows it as a diff and as JSON items", function()
     assert.equal(0, (rfs("create plan-web --template " .. v1 .. " --wait --quiet")))
@@ -145,7 +115,7 @@ describe("the rfs plan commands", function()
     local code3, _, err3 = rfs("plan apply plan-web priced")
     assert.equal(3, code3)
     assert.matches("^rfs invalid_state error: .*only an AVAILABLE plan can be applied", err3)
-    assert.matches("(`rfs plan metadata STACK PLAN`)", err3, 1, true) -- the command, not the Lua call
+    assert.matches("(`rfs plan metadata plan-web priced`)", err3, 1, true) -- the command, not the Lua call
     assert.not_matches("plan:metadata()", err3, 1, true)
     -- the first plan was made before this apply: it has expired
     local code4, _, err4 = rfs("plan apply plan-web add-web")
@@ -185,18 +155,14 @@ describe("the rfs plan commands", function()
   it("examples/plan_and_apply.lua applies a change that deletes nothing, and holds back one that does", function()
     assert.equal(0, (rfs("create plan-gate --template " .. v1 .. " --wait --quiet")))
     local env = "RFS_ENDPOINT=" .. em.url
-    local code, out, err = run(LUA .. " examples/plan_and_apply.lua plan-gate " .. v2 .. " grow", env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
+    local code, out, err = cli:run(LUA .. " examples/plan_and_apply.lua plan-gate " .. v2 .. " grow", env)
     assert.equal(0, code, err)
     assert.matches("+ huaweicloud_compute_instance.web\n", out, 1, true)
     assert.matches("2 to add, 0 to change, 0 to delete.", out, 1, true)
     assert.matches("apply accepted: deployment_id", out, 1, true)
     assert.matches("plan%-gate DEPLOYMENT_COMPLETE", out)
 
-    code, out, err = run(LUA .. " examples/plan_and_apply.lua plan-gate " .. v3 .. " shrink", env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
+    code, out, err = cli:run(LUA .. " examples/plan_and_apply.lua plan-gate " .. v3 .. " shrink", env)
     assert.equal(1, code, err)
     assert.matches("- huaweicloud_compute_instance.web\n", out, 1, true)
     assert.matches("0 to add, 0 to change, 2 to delete.", out, 1, true)

@@ -1,55 +1,25 @@
 -- bin/rfs and examples/ as subprocesses against the emulator: output, JSON, exit codes, secrets.
 local cjson = require "cjson"
 local socket = require "socket"
-local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK, TOKEN = "AKCLISPEC00000001", "cli-spec-secret-key-0001", "CLI-TOKEN-SECRET-0001"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local LUA = C.LUA
 
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_SECURITY_TOKEN=%s "
-               .. "HUAWEICLOUD_SDK_PROJECT_ID=%s %s;"):format(AK, SK, TOKEN, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  local function slurp(p)
-    local f = io.open(p)
-    local s = f:read("*a")
-    f:close()
-    os.remove(p)
-    return s
-  end
-  return code, slurp(out), slurp(errf)
-end
+-- the credentials every command runs with; each describe starts its own emulator
+local function new_cli() return C.new{ ak = AK, sk = SK, token = TOKEN, project = PROJECT } end
 
 describe("the rfs command line", function()
-  local em, all_output
+  local cli = new_cli()
+  local em
 
-  setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
-    all_output = {}
-  end)
+  setup(function() em = cli:start{ time_scale = 50 } end)
+  teardown(function() cli:stop() end) -- and no secret in anything any command printed
 
-  teardown(function()
-    if em then em:stop() end
-    -- no secret in anything any command printed
-    local text = table.concat(all_output, "\n")
-    assert.not_matches(SK, text, 1, true)
-    assert.not_matches(TOKEN, text, 1, true)
-  end)
-
-  local function rfs(args)
-    local code, out, err = run(LUA .. " bin/rfs " .. args)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
-
-  local function seed(t)
-    t.project_id = PROJECT
-    return em:seed(t)
-  end
+  local function run(cmd, env) return cli:run(cmd, env) end
+  local function rfs(args) return cli:rfs(args) end
+  local function seed(t) return cli:seed(t) end
 
   it("shows metadata as text and as JSON, with global options before or after the command", function()
     seed{ stack_name = "cli-meta", status = "DEPLOYMENT_FAILED" }
@@ -112,9 +82,45 @@ describe("the rfs command line", function()
     assert.equal(1, select(2, err:gsub("\n", "")))
     local code2, _, err2 = run(LUA .. " bin/rfs metadata cli-done --endpoint " .. em.url,
                                "HUAWEICLOUD_SDK_SK=wrong-secret")
-    all_output[#all_output + 1] = err2
     assert.equal(3, code2)
     assert.matches("^rfs auth error", err2)
+  end)
+
+  it("a busy stack refuses deploy and delete as invalid_state, saying to wait with a command that does", function()
+    seed{ stack_name = "cli-busy", status = "DEPLOYMENT_FAILED", deploy_seconds = 250 } -- 5 s at 50x
+    assert.equal(0, (rfs("continue-deploy cli-busy --quiet --endpoint " .. em.url)))
+    for _ = 1, 100 do -- out of the queue (409 meanwhile), into DEPLOYMENT_IN_PROGRESS
+      local _, meta = rfs("metadata cli-busy --output json --endpoint " .. em.url)
+      if cjson.decode(meta).status == "DEPLOYMENT_IN_PROGRESS" then break end
+      socket.sleep(0.05)
+    end
+    local tf = os.tmpname()
+    local f = assert(io.open(tf, "w"))
+    f:write('resource "huaweicloud_vpc" "v" {\n  name = "v"\n}\n')
+    f:close()
+    local code, out, err = rfs("deploy cli-busy --template " .. tf .. " --endpoint " .. em.url)
+    os.remove(tf)
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert.matches("^rfs invalid_state error: deploy needs a stack with no operation in progress; stack cli%-busy "
+                   .. "is busy: DEPLOYMENT_IN_PROGRESS %(HTTP 403, RF%.10012519", err)
+    assert.equal("; wait until the stack's operation ends (`rfs wait cli-busy`), then deploy again\n",
+                 err:match(";[^;]*$"))
+    assert.not_matches("IAM", err, 1, true)
+    code, out, err = rfs("delete cli-busy --endpoint " .. em.url)
+    assert.equal(3, code)
+    assert.equal("", out)
+    assert.matches("delete needs a stack with no operation in progress; stack cli-busy is busy", err, 1, true)
+    assert.matches("(`rfs wait cli-busy`), then delete again", err, 1, true)
+    -- the command the hint names follows the stack until what it is busy with ends
+    code, out, err = rfs("wait cli-busy --endpoint " .. em.url)
+    assert.equal(0, code, err)
+    assert.matches("^cli%-busy DEPLOYMENT_COMPLETE after ", out)
+    -- a stack that is not busy still needs to be told which deployment to wait for
+    code, out, err = rfs("wait cli-busy --endpoint " .. em.url)
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("pass --deployment-id", err, 1, true)
   end)
 
   it("exits 4 when a wait times out", function()
@@ -185,31 +191,15 @@ describe("the rfs command line", function()
 end)
 
 describe("the rfs command line against a hostile or odd server", function()
-  local em, all_output
+  local cli = new_cli()
+  local em
 
-  setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
-    all_output = {}
-  end)
+  setup(function() em = cli:start{ time_scale = 50 } end)
+  teardown(function() cli:stop() end) -- and no secret in anything any command printed
 
-  teardown(function()
-    if em then em:stop() end
-    local text = table.concat(all_output, "\n")
-    assert.not_matches(SK, text, 1, true)
-    assert.not_matches(TOKEN, text, 1, true)
-  end)
-
-  local function rfs(args)
-    local code, out, err = run(LUA .. " bin/rfs " .. args)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
-
-  local function seed(t)
-    t.project_id = PROJECT
-    return em:seed(t)
-  end
+  local function run(cmd, env) return cli:run(cmd, env) end
+  local function rfs(args) return cli:rfs(args) end
+  local function seed(t) return cli:seed(t) end
 
   -- what a terminal would obey: ESC, CR, BEL, a C1 CSI, a bidirectional override
   local function assert_inert(text, what)
@@ -290,7 +280,7 @@ describe("the rfs command line against a hostile or odd server", function()
     code, out, err = rfs("events cli-odd --output json --endpoint " .. em.url)
     assert.equal(0, code, err)
     assert.equal(cjson.null, cjson.decode(out)[1].elapsed_seconds)
-    for _, text in ipairs(all_output) do
+    for _, text in ipairs(cli.output) do
       assert.not_matches("traceback", text)
       assert.not_matches("%.lua:%d+:", text)
     end
@@ -312,11 +302,11 @@ describe("the rfs command line against a hostile or odd server", function()
   end)
 
   it("turns an unexpected error into one line and exit 70", function()
-    local cli = require "rfs.cli"
+    local rfs_cli = require "rfs.cli"
     local lines = {}
     local stderr = { write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end }
     local stdout = { write = function() error("stdout went away") end }
-    local code = cli.main({ "metadata", "cli-anything", "--endpoint", em.url },
+    local code = rfs_cli.main({ "metadata", "cli-anything", "--endpoint", em.url },
                           { stdout = stdout, stderr = stderr, new = function()
                             return setmetatable({}, { __index = function() error("a bug in lua-rfs") end })
                           end })
@@ -329,52 +319,13 @@ describe("the rfs command line against a hostile or odd server", function()
 end)
 
 describe("Ctrl-C during a wait", function()
+  local cli = new_cli()
   local em
 
-  setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 1 }
-  end)
+  setup(function() em = cli:start{ time_scale = 1 } end)
+  teardown(function() cli:stop() end)
 
-  teardown(function()
-    if em then em:stop() end
-  end)
-
-  local function slurp(p)
-    local f = io.open(p)
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
-
-  -- Starts bin/rfs in the background; returns a handle with pid, and files for out/err/code.
-  local function start(args)
-    local base = os.tmpname()
-    local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s;")
-      :format(AK, SK, PROJECT)
-    assert(os.execute(("%s (%s bin/rfs %s > %s.out 2> %s.err & echo $! > %s.pid; wait $!; echo $? > %s.code) &")
-                        :format(env, LUA, args, base, base, base, base)))
-    local pid
-    for _ = 1, 100 do
-      pid = tonumber(slurp(base .. ".pid") or "")
-      if pid then break end
-      socket.sleep(0.02)
-    end
-    return { pid = pid, base = base }
-  end
-
-  local function finish(h, seconds)
-    local code
-    for _ = 1, seconds * 20 do
-      code = tonumber(slurp(h.base .. ".code") or "")
-      if code then break end
-      socket.sleep(0.05)
-    end
-    if not code then os.execute("kill -TERM " .. h.pid .. " 2>/dev/null") end
-    local out, err = slurp(h.base .. ".out"), slurp(h.base .. ".err")
-    for _, ext in ipairs({ "", ".out", ".err", ".pid", ".code" }) do os.remove(h.base .. ext) end
-    return code, out, err
-  end
+  local function run(cmd) return cli:run(cmd) end
 
   -- until the emulator has seen n metadata reads of the stack: the wait is under way
   local function polled(name, n)
@@ -394,10 +345,10 @@ describe("Ctrl-C during a wait", function()
     local code, out = run(LUA .. " bin/rfs continue-deploy cli-int --output json --endpoint " .. em.url)
     assert.equal(0, code)
     local dep = cjson.decode(out).deployment_id
-    local h = start("wait cli-int --deployment-id " .. dep .. " --endpoint " .. em.url)
+    local h = cli:spawn("wait cli-int --deployment-id " .. dep .. " --endpoint " .. em.url)
     assert.is_true(polled("cli-int", 1))
     os.execute("kill -INT " .. h.pid)
-    local status, _, err = finish(h, 5)
+    local status, _, err = cli:finish(h, 5)
     assert.equal(130, status)
     local resume = err:match("resume with: (rfs wait [^\n]+)")
     assert.is_string(resume, err)
@@ -411,10 +362,10 @@ describe("Ctrl-C during a wait", function()
 
   it("prints the resume command as a JSON line with --output json --quiet, after continue --wait", function()
     em:seed{ project_id = PROJECT, stack_name = "cli-int-json", status = "DEPLOYMENT_FAILED", deploy_seconds = 3600 }
-    local h = start("continue-deploy cli-int-json --wait --output json --quiet --endpoint " .. em.url)
+    local h = cli:spawn("continue-deploy cli-int-json --wait --output json --quiet --endpoint " .. em.url)
     assert.is_true(polled("cli-int-json", 2))
     os.execute("kill -INT " .. h.pid)
-    local status, out, err = finish(h, 5)
+    local status, out, err = cli:finish(h, 5)
     assert.equal(130, status)
     assert.equal("", out)
     local line = cjson.decode(err)
@@ -427,27 +378,20 @@ describe("Ctrl-C during a wait", function()
 end)
 
 describe("examples", function()
+  local cli = new_cli()
   local em
 
-  setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
-  end)
-
-  teardown(function()
-    if em then em:stop() end
-  end)
+  setup(function() em = cli:start{ time_scale = 50 } end)
+  teardown(function() cli:stop() end)
 
   -- as README says: from the checkout after `make`, with the credentials and RFS_ENDPOINT
   -- set and no LUA_PATH or LUA_CPATH
   local function example(cmd)
-    return run(("unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4; %s examples/%s"):format(LUA, cmd),
-               ("RFS_ENDPOINT=%s"):format(em.url))
+    return cli:run(("unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4; %s examples/%s"):format(LUA, cmd),
+                   ("RFS_ENDPOINT=%s"):format(em.url))
   end
 
-  local function seed(t)
-    t.project_id = PROJECT
-    return em:seed(t)
-  end
+  local function seed(t) return cli:seed(t) end
 
   it("recover.lua continues a failed deployment and exits 0", function()
     seed{ stack_name = "ex-recover", status = "DEPLOYMENT_FAILED", deploy_seconds = 20 }

@@ -2,35 +2,12 @@
 local cjson = require "cjson"
 local socket = require "socket"
 local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK = "AKSTACKSET00000001", "stack-set-spec-secret-key-01"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-
-local function slurp(p)
-  local f = io.open(p)
-  local s = f:read("*a")
-  f:close()
-  os.remove(p)
-  return s
-end
-
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s %s;")
-    :format(AK, SK, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  return code, slurp(out), slurp(errf)
-end
-
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local LUA = C.LUA
+local tmpfile = C.tmpfile
 
 local TEMPLATE = [[
 variable "env" {
@@ -44,24 +21,20 @@ resource "huaweicloud_vpc" "main" {
 ]]
 
 describe("rfs stack-set against the emulator", function()
-  local em, rfs_cmd, tpl, all_output
+  local cli = C.new{ ak = AK, sk = SK, project = PROJECT }
+  local em, tpl
 
   setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 100, queue_seconds = 1 }
-    rfs_cmd = LUA .. " bin/rfs --endpoint " .. em.url .. " "
+    em = cli:start{ time_scale = 100, queue_seconds = 1 }
     tpl = tmpfile(TEMPLATE)
-    all_output = {}
   end)
   teardown(function()
     os.remove(tpl)
-    if em then em:stop() end
-    for _, text in ipairs(all_output) do assert.is_nil(text:find(SK, 1, true)) end
+    cli:stop()
   end)
 
   local function rfs(args)
-    local code, out, err = run(rfs_cmd .. args)
-    all_output[#all_output + 1] = out .. err
-    return code, out, err
+    return cli:run(LUA .. " bin/rfs --endpoint " .. em.url .. " " .. args)
   end
 
   local function fail_instance(region, domain)
@@ -117,6 +90,18 @@ describe("rfs stack-set against the emulator", function()
     assert.equal("", out)
     assert.equal(3, code)
     assert.matches("invalid_state", err)
+    -- the way out is the stack set's, in commands, not a stack's `rfs metadata STACK`
+    assert.matches("delete the instances (`rfs stack-set instances list web`, then `rfs stack-set instances delete "
+                   .. "web --regions R1,R2 --accounts A1,A2 --wait`), then delete the set", err, 1, true)
+    assert.not_matches("rfs metadata", err, 1, true)
+    assert.not_matches("ss:", err, 1, true)
+    code, out, err = rfs("stack-set create web --template " .. tpl
+                         .. " --administration-agency-urn iam::1:agency:admin --managed-agency-name managed")
+    assert.equal("", out)
+    assert.equal(3, code)
+    assert.matches("a stack set of that name exists: pick another name, or deploy to that set "
+                   .. "(`rfs stack-set deploy web ...`)", err, 1, true)
+    assert.not_matches("this stack", err, 1, true)
     code, out, err = rfs("stack-set instances delete web --regions r1,r2,r3 --accounts acct1,acct2 --wait --output json")
     assert.equal(0, code, err)
     local res = cjson.decode(out)
@@ -151,8 +136,7 @@ describe("rfs stack-set against the emulator", function()
 
   it("examples/rollout.lua rolls out to three regions x two accounts and prints the per-region digest", function()
     fail_instance("cn-south-1", "acctB")
-    local code, out, err = run(LUA .. " examples/rollout.lua ex-rollout acctA,acctB", "RFS_ENDPOINT=" .. em.url)
-    all_output[#all_output + 1] = out .. err
+    local code, out, err = cli:run(LUA .. " examples/rollout.lua ex-rollout acctA,acctB", "RFS_ENDPOINT=" .. em.url)
     assert.equal(0, code, err)
     assert.matches("ex%-rollout CREATE_STACK_INSTANCES OPERATION_COMPLETE", out)
     assert.matches("\n  ap%-southeast%-1 +2 instances: 2 OPERATION_COMPLETE", out)
@@ -164,48 +148,19 @@ describe("rfs stack-set against the emulator", function()
 end)
 
 describe("rfs stack-set --wait interrupted", function()
+  local cli = C.new{ ak = AK, sk = SK, project = PROJECT }
   local em, tpl
 
   setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 1 } -- each instance takes 10 s: the wait is under way
+    em = cli:start{ time_scale = 1 } -- each instance takes 10 s: the wait is under way
     tpl = tmpfile(TEMPLATE)
   end)
   teardown(function()
     os.remove(tpl)
-    if em then em:stop() end
+    cli:stop()
   end)
 
-  local function start(args)
-    local base = os.tmpname()
-    local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s;")
-      :format(AK, SK, PROJECT)
-    assert(os.execute(("%s (%s bin/rfs %s > %s.out 2> %s.err & echo $! > %s.pid; wait $!; echo $? > %s.code) &")
-                        :format(env, LUA, args, base, base, base, base)))
-    local pid
-    for _ = 1, 100 do
-      local f = io.open(base .. ".pid")
-      pid = f and tonumber(f:read("*a"))
-      if f then f:close() end
-      if pid then break end
-      socket.sleep(0.02)
-    end
-    return { pid = pid, base = base }
-  end
-
-  local function finish(h, seconds)
-    local code
-    for _ = 1, seconds * 20 do
-      local f = io.open(h.base .. ".code")
-      code = f and tonumber(f:read("*a"))
-      if f then f:close() end
-      if code then break end
-      socket.sleep(0.05)
-    end
-    if not code then os.execute("kill -TERM " .. h.pid .. " 2>/dev/null") end
-    local out, err = slurp(h.base .. ".out"), slurp(h.base .. ".err")
-    for _, ext in ipairs({ "", ".pid", ".code" }) do os.remove(h.base .. ext) end
-    return code, out, err
-  end
+  local function run(cmd) return cli:run(cmd) end
 
   local function polled(name)
     for _ = 1, 200 do
@@ -217,14 +172,33 @@ describe("rfs stack-set --wait interrupted", function()
     return false
   end
 
+  it("a set busy with an operation is refused with the commands that show it, not a stack's", function()
+    assert.equal(0, (run(LUA .. " bin/rfs stack-set create busy --template " .. tpl
+                         .. " --administration-agency-name admin --managed-agency-name m --endpoint " .. em.url)))
+    assert.equal(0, (run(LUA .. " bin/rfs stack-set instances create busy --regions r1 --accounts a1 --endpoint "
+                         .. em.url)))
+    local code, out, err = run(LUA .. " bin/rfs stack-set update busy --description x --endpoint " .. em.url)
+    assert.equal(3, code, err)
+    assert.equal("", out)
+    assert.matches("rfs invalid_state error: update needs an IDLE stack set", err, 1, true)
+    assert.matches("; run `rfs stack-set show busy` and `rfs stack-set operations list busy`, wait for the active "
+                   .. "operation to end (`rfs stack-set operations show busy OPERATION_ID`), then retry", err, 1, true)
+    assert.not_matches("rfs metadata", err, 1, true)
+    code, out, err = run(LUA .. " bin/rfs stack-set instances create busy --regions r2 --accounts a1 --endpoint "
+                       .. em.url)
+    assert.equal(3, code, err)
+    assert.equal("", out)
+    assert.matches("`rfs stack-set operations list busy`", err, 1, true)
+  end)
+
   it("exits 130 at once and prints the command that shows the operation, which goes on", function()
     local code = run(LUA .. " bin/rfs stack-set create int --template " .. tpl
                      .. " --administration-agency-name admin --managed-agency-name m --endpoint " .. em.url)
     assert.equal(0, code)
-    local h = start("stack-set instances create int --regions r1 --accounts a1 --wait --endpoint " .. em.url)
+    local h = cli:spawn("stack-set instances create int --regions r1 --accounts a1 --wait --endpoint " .. em.url)
     assert.is_true(polled("int"))
     os.execute("kill -INT " .. h.pid)
-    local status, out, err = finish(h, 5)
+    local status, out, err = cli:finish(h, 5)
     assert.equal(130, status, err)
     assert.equal("", out)
     assert.not_matches("internal error", err, 1, true)

@@ -1,36 +1,12 @@
 -- rfs template-lib and examples/template_library.lua as subprocesses against the emulator
 -- (libcurl, real signatures): every library command, its output and its exit codes.
 local cjson = require "cjson"
-local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK = "AKTEMPLATELIB00001", "template-lib-spec-secret-key-1"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-
-local function slurp(p)
-  local f = io.open(p)
-  local s = f:read("*a")
-  f:close()
-  os.remove(p)
-  return s
-end
-
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s %s;")
-    :format(AK, SK, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  return code, slurp(out), slurp(errf)
-end
-
-local function tmpfile(text)
-  local p = os.tmpname()
-  local f = assert(io.open(p, "w"))
-  f:write(text)
-  f:close()
-  return p
-end
+local LUA = C.LUA
+local tmpfile = C.tmpfile
 
 local V1 = [[
 resource "huaweicloud_vpc" "vpc" {
@@ -49,27 +25,21 @@ resource "huaweicloud_vpc_subnet" "subnet" {
 ]]
 
 describe("rfs template-lib", function()
-  local em, v1, v2, all_output
+  local cli = C.new{ ak = AK, sk = SK, project = PROJECT, endpoint = true }
+  local em, v1, v2
 
   setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
+    em = cli:start{ time_scale = 50 }
     v1, v2 = tmpfile(V1), tmpfile(V2)
-    all_output = {}
   end)
 
   teardown(function()
-    if em then em:stop() end
+    cli:stop()
     os.remove(v1)
     os.remove(v2)
-    assert.not_matches(SK, table.concat(all_output, "\n"), 1, true)
   end)
 
-  local function rfs(args, env)
-    local code, out, err = run(LUA .. " bin/rfs " .. args .. " --endpoint " .. em.url, env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
+  local function rfs(args, env) return cli:rfs(args, env) end
 
   it("publishes, shows, updates, versions, downloads and deletes a template", function()
     local code, out = rfs("template-lib create cli-net --template " .. v1
@@ -157,9 +127,7 @@ describe("rfs template-lib", function()
   end)
 
   it("examples/template_library.lua publishes, adds a version and deploys a stack from the download", function()
-    local code, out, err = run(LUA .. " examples/template_library.lua ex-lib", "RFS_ENDPOINT=" .. em.url)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
+    local code, out, err = cli:run(LUA .. " examples/template_library.lua ex-lib", "RFS_ENDPOINT=" .. em.url)
     assert.equal(0, code, err)
     assert.matches("published ex%-lib %(id %x+%-[%x-]+%) as V1", out)
     assert.matches("added V2", out)

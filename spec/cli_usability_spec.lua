@@ -2,55 +2,22 @@
 -- completion, RFS_ENDPOINT, table output, messages in the command line's words, wait and
 -- events that do what they say, and errors that fit a wrong endpoint.
 local cjson = require "cjson"
-local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK, TOKEN = "AKUSABILITY000001", "usability-secret-key-0001", "USABILITY-TOKEN-SECRET-1"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-
-local function slurp(p)
-  local f = io.open(p)
-  local s = f:read("*a")
-  f:close()
-  os.remove(p)
-  return s
-end
-
-local function run(cmd, env_extra)
-  local out, errf = os.tmpname(), os.tmpname()
-  local env = ("export HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_SECURITY_TOKEN=%s "
-               .. "HUAWEICLOUD_SDK_PROJECT_ID=%s; unset RFS_ENDPOINT; %s"):format(AK, SK, TOKEN, PROJECT, env_extra or "")
-  local ok, _, code = os.execute(("%s (%s) > %s 2> %s"):format(env, cmd, out, errf))
-  if type(ok) == "number" then code = ok / 256 end -- LuaJIT: a wait status
-  return code, slurp(out), slurp(errf)
-end
+local LUA = C.LUA
 
 describe("the rfs command line for a newcomer", function()
-  local em, all_output
+  local cli = C.new{ ak = AK, sk = SK, token = TOKEN, project = PROJECT, env = "unset RFS_ENDPOINT;" }
+  local em
 
-  setup(function()
-    em = E.start{ ak = AK, sk = SK, time_scale = 50 }
-    all_output = {}
-  end)
+  setup(function() em = cli:start{ time_scale = 50 } end)
+  teardown(function() cli:stop() end) -- and no secret in anything any command printed
 
-  teardown(function()
-    if em then em:stop() end
-    local text = table.concat(all_output, "\n")
-    assert.not_matches(SK, text, 1, true)
-    assert.not_matches(TOKEN, text, 1, true)
-  end)
-
-  local function rfs(args, env)
-    local code, out, err = run(LUA .. " bin/rfs " .. args, env)
-    all_output[#all_output + 1] = out
-    all_output[#all_output + 1] = err
-    return code, out, err
-  end
-
-  local function seed(t)
-    t.project_id = PROJECT
-    return em:seed(t)
-  end
+  local function run(cmd, env) return cli:run(cmd, env) end
+  local function rfs(args, env) return cli:rfs(args, env) end
+  local function seed(t) return cli:seed(t) end
 
   local function continued(name, command)
     local code, out = rfs(command .. " " .. name .. " --output json --endpoint " .. em.url)
@@ -89,7 +56,7 @@ describe("the rfs command line for a newcomer", function()
 
   it("honours RFS_ENDPOINT as the examples do; --region overrides it", function()
     seed{ stack_name = "u-env", status = "DEPLOYMENT_FAILED" }
-    local code, out = rfs("metadata u-env", "export RFS_ENDPOINT=" .. em.url .. ";")
+    local code, out = rfs("metadata u-env", "RFS_ENDPOINT=" .. em.url)
     assert.equal(0, code)
     assert.matches("status%s+DEPLOYMENT_FAILED", out)
   end)
@@ -258,10 +225,13 @@ describe("the rfs command line for a newcomer", function()
 end)
 
 describe("the emulator's own answers", function()
+  local cli = C.new{ ak = AK, sk = SK, token = TOKEN, project = PROJECT, env = "unset RFS_ENDPOINT;" }
   local em
 
-  setup(function() em = E.start{ ak = AK, sk = SK, time_scale = 50 } end)
-  teardown(function() if em then em:stop() end end)
+  setup(function() em = cli:start{ time_scale = 50 } end)
+  teardown(function() cli:stop() end)
+
+  local function run(cmd) return cli:run(cmd) end
 
   it("says HTTP 502 for an injected 502, and keeps its timestamps on the real clock", function()
     em:seed{ project_id = PROJECT, stack_name = "u-time", status = "DEPLOYMENT_FAILED", deploy_seconds = 600 }

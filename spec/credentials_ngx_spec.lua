@@ -20,15 +20,7 @@ local function get(port, path)
   return status, body
 end
 
-local available, why = nginx.available()
-if not available then
-  describe("metadata keys in OpenResty", function()
-    it("needs nginx with the lua module: " .. why, function()
-      error("NOT RUN: " .. why .. " -- install nginx libnginx-mod-http-lua to test credentials over cosockets")
-    end)
-  end)
-  return
-end
+if nginx.missing("metadata keys in OpenResty", "credentials over cosockets") then return end
 
 describe("metadata keys inside nginx", function()
   local em, server

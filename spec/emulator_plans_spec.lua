@@ -110,6 +110,39 @@ describe("the emulator's execution plans", function()
     assert.is_nil(del_body)
   end)
 
+  it("a plan expired by another plan's apply or by a deploy still shows AVAILABLE; applying it is refused", function()
+    -- the API reference has no status for an expired plan: only its apply tells (403 RF.10012545)
+    local path = P .. "/web/execution-plans"
+    for _, name in ipairs({ "a", "b", "c" }) do
+      assert.equal(202, (call(emu, clock, "POST", path, "", { execution_plan_name = name, template_body = V2 })))
+    end
+    clock.now = clock.now + 10
+    assert.equal(202, (call(emu, clock, "POST", path .. "/a", "", {})))
+    clock.now = clock.now + 1000
+    local function statuses()
+      local _, list = call(emu, clock, "GET", path)
+      local out = {}
+      for _, p in ipairs(list.execution_plans) do out[p.execution_plan_name] = p.status end
+      return out
+    end
+    assert.same({ a = "APPLIED", b = "AVAILABLE", c = "AVAILABLE" }, statuses())
+    local _, meta = call(emu, clock, "GET", path .. "/b/metadata")
+    assert.equal("AVAILABLE", meta.status)
+    assert.is_nil(meta.status_message)
+    local status, body = call(emu, clock, "POST", path .. "/b", "", {})
+    assert.equal(403, status)
+    assert.equal("RF.10012545", body.error_code)
+    -- a deploy expires the plans made before it the same way
+    assert.equal(202, (call(emu, clock, "POST", path, "", { execution_plan_name = "d", template_body = V1 })))
+    clock.now = clock.now + 10
+    assert.equal(202, (call(emu, clock, "POST", P .. "/web/deployments", "", { template_body = V2 })))
+    clock.now = clock.now + 1000
+    assert.equal("AVAILABLE", statuses().d)
+    status, body = call(emu, clock, "POST", path .. "/d", "", {})
+    assert.equal(403, status)
+    assert.equal("RF.10012545", body.error_code)
+  end)
+
   it("answers a bad create with the documented 400s and a missing stack or plan with 404", function()
     local function code_of(status, body) return status .. " " .. body.error_code end
     local path = P .. "/web/execution-plans"

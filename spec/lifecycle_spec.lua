@@ -220,14 +220,85 @@ describe("stack:deploy, update and delete", function()
     assert.same({ stack_id = ID, retain_all_resources = true }, body(t:last()))
   end)
 
-  it("delete maps 403 (in progress) and 404 to their kinds", function()
+  it("delete maps 404, 401 and a 403 that names no state to their kinds", function()
     for status, kind in pairs({ [403] = "forbidden", [404] = "not_found", [401] = "auth" }) do
       local t, _, s = setup()
-      t:push(status, err_body("RF.10012544"))
+      t:push(status, err_body(status == 403 and "RF.10012507" or "RF.10012544"))
       local ok, err = s:delete()
       assert.is_nil(ok)
       assert.equal(kind, err.kind)
+      assert.equal(1, #t.requests)
     end
+  end)
+end)
+
+describe("a busy stack refuses deploy, update and delete: invalid_state, not a permission error", function()
+  local function busy_metadata(status, extra)
+    local m = fake.metadata{ stack_name = "web", status = status }
+    for k, v in pairs(extra or {}) do m[k] = v end
+    return m
+  end
+
+  it("deploy: 403 RF.10012519 says the stack is busy, its status, and to wait, without sending it again", function()
+    local t, _, s = setup({ retry = { attempts = 3, base = 0, cap = 0 }, sleep = function() end })
+    t:push(403, err_body("RF.10012519")):push(200, busy_metadata("ROLLBACK_IN_PROGRESS"))
+    local dep, err = s:deploy{ template_body = "a" }
+    assert.is_nil(dep)
+    assert.equal("invalid_state", err.kind)
+    assert.is_false(err.retryable)
+    assert.equal("ROLLBACK_IN_PROGRESS", err.stack_status)
+    assert.equal(2, #t.requests) -- the deploy once, then the stack's metadata
+    assert.equal("GET", t:last().method)
+    local text = tostring(err)
+    assert.matches("deploy needs a stack with no operation in progress; stack web is busy: ROLLBACK_IN_PROGRESS",
+                   text, 1, true)
+    assert.matches("wait until the stack's operation ends (stack:wait{}), then deploy again", text, 1, true)
+    assert.not_matches("IAM", text, 1, true)
+  end)
+
+  it("update: once the busy retries are spent, the same", function()
+    local t, _, s = setup({ retry = { attempts = 3, base = 0, cap = 0 }, sleep = function() end })
+    t:push(403, err_body("RF.10012519")):push(403, err_body("RF.10012519")):push(403, err_body("RF.10012519"))
+     :push(200, busy_metadata("DEPLOYMENT_IN_PROGRESS"))
+    local ok, err = s:update{ description = "x" }
+    assert.is_nil(ok)
+    assert.equal(4, #t.requests)
+    assert.equal("invalid_state", err.kind)
+    assert.equal(3, err.attempts)
+    assert.matches("update needs a stack with no operation in progress; stack web is busy: DEPLOYMENT_IN_PROGRESS",
+                   tostring(err), 1, true)
+    assert.matches("then update again", tostring(err), 1, true)
+  end)
+
+  it("delete: 403 RF.10012544 is a busy stack, or one with deletion protection on, as its metadata shows", function()
+    local t, _, s = setup()
+    t:push(403, err_body("RF.10012544")):push(200, busy_metadata("DELETION_IN_PROGRESS"))
+    local ok, err = s:delete()
+    assert.is_nil(ok)
+    assert.equal("invalid_state", err.kind)
+    assert.matches("stack web is busy: DELETION_IN_PROGRESS", tostring(err), 1, true)
+    assert.matches("then delete again", tostring(err), 1, true)
+    t, _, s = setup()
+    t:push(403, err_body("RF.10012544"))
+     :push(200, busy_metadata("DEPLOYMENT_COMPLETE", { enable_deletion_protection = true }))
+    ok, err = s:delete{ retain_all_resources = true }
+    assert.is_nil(ok)
+    assert.equal("invalid_state", err.kind)
+    assert.matches("delete needs deletion protection off; stack web has it on", tostring(err), 1, true)
+    assert.matches("stack:update{ enable_deletion_protection = false }", tostring(err), 1, true)
+  end)
+
+  it("the stack done by the time its metadata is read: refused while busy, try again", function()
+    local t, _, s = setup()
+    t:push(403, err_body("RF.10012519")):push(200, busy_metadata("DEPLOYMENT_COMPLETE"))
+    local _, err = s:deploy{ template_body = "a" }
+    assert.equal("invalid_state", err.kind)
+    assert.matches("deploy was refused while stack web was busy; it is DEPLOYMENT_COMPLETE now", tostring(err), 1, true)
+    t, _, s = setup()
+    t:push(403, err_body("RF.10012519")):push(500, err_body("RF.10010001"))
+    _, err = s:deploy{ template_body = "a" }
+    assert.equal("invalid_state", err.kind)
+    assert.matches("deploy needs a stack with no operation in progress; stack web is busy", tostring(err), 1, true)
   end)
 end)
 

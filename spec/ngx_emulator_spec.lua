@@ -8,15 +8,7 @@ local E = require "emulator_process"
 local AK, SK, PROJECT = "AKNGXEMULATOR0001", "ngx-emulator-secret", "0123456789abcdef0123456789abcdef"
 local ROOT = io.popen("pwd"):read("*l")
 
-local available, why = nginx.available()
-if not available then
-  describe("the emulator inside nginx", function()
-    it("needs nginx with the lua module: " .. why, function()
-      error("NOT RUN: " .. why .. " -- install nginx libnginx-mod-http-lua to test rfs.emulator.ngx")
-    end)
-  end)
-  return
-end
+if nginx.missing("the emulator inside nginx", "rfs.emulator.ngx") then return end
 
 describe("the emulator inside nginx", function()
   local server, url

@@ -20,15 +20,7 @@ local function get(port, path, method)
   return status, body
 end
 
-local available, why = nginx.available()
-if not available then
-  describe("OpenResty (nginx + lua-nginx-module)", function()
-    it("needs nginx with the lua module: " .. why, function()
-      error("NOT RUN: " .. why .. " -- install nginx libnginx-mod-http-lua to test the OpenResty transport")
-    end)
-  end)
-  return
-end
+if nginx.missing("OpenResty (nginx + lua-nginx-module)", "the OpenResty transport") then return end
 
 describe("inside nginx", function()
   local em, ngx_server, certs

@@ -15,15 +15,7 @@ local function can_listen_on_ipv6_loopback()
   return ok == 1 or ok == true
 end
 
-local available, why = nginx.available()
-if not available then
-  describe("rfs.transport.ngx against a hostile server", function()
-    it("needs nginx with the lua module: " .. why, function()
-      error("NOT RUN: " .. why .. " -- install nginx libnginx-mod-http-lua to test the OpenResty transport")
-    end)
-  end)
-  return
-end
+if nginx.missing("rfs.transport.ngx against a hostile server", "the OpenResty transport") then return end
 
 describe("rfs.transport.ngx against a hostile server", function()
   local server

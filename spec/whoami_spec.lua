@@ -1,25 +1,14 @@
 -- `rfs whoami` as a subprocess: which source and project the command line found, for
 -- each kind of source, against the emulator standing in for RFS, IAM and the metadata service.
 local E = require "emulator_process"
+local C = require "cli_process"
 
 local AK, SK = "AKWHOAMI000000001", "whoami-secret-key-0001"
 local PROJECT = "0123456789abcdef0123456789abcdef"
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 
+-- rfs whoami with only the environment given (no HOME, so no ~/.huaweicloud of the machine's)
 local function run(env, args)
-  local out, errf = os.tmpname(), os.tmpname()
-  local cmd = ("env -i PATH=\"$PATH\" HOME=/nonexistent %s %s bin/rfs whoami %s > %s 2> %s")
-    :format(env, LUA, args or "", out, errf)
-  local ok, _, code = os.execute(cmd)
-  if type(ok) == "number" then code = ok / 256 end
-  local function slurp(p)
-    local f = io.open(p)
-    local s = f:read("*a")
-    f:close()
-    os.remove(p)
-    return s
-  end
-  return code, slurp(out), slurp(errf)
+  return C.execute(("env -i PATH=\"$PATH\" HOME=/nonexistent %s %s bin/rfs whoami %s"):format(env, C.LUA, args or ""))
 end
 
 describe("rfs whoami", function()

@@ -177,7 +177,7 @@ local function build_parser()
     return v
   end)
   ev:flag("--follow", "keep printing new events until the stack settles")
-  local w = stack_command("wait", "wait until a stack settles after a continue")
+  local w = stack_command("wait", "wait until a stack settles after a continue, or until what it is busy with ends")
   w:option("--deployment-id", "the deployment to wait for (as printed by continue-*)"):convert(deployment_id)
   w:option("--operation", "what the deployment was (default: read from the deployment's events or the stack's state)")
     :choices({ "continue_deploy", "continue_rollback", "create", "deploy", "delete" })
@@ -335,11 +335,32 @@ local CLI_WORDS = {
   { "pass endpoint = 'https://%.%.%.'", "pass --endpoint https://..." },
   { "options: no ak and sk given; ", "" },
   { "stack:wait{} follows the stack's state", "`rfs wait STACK` follows the stack's state" },
-  -- an execution plan's refusals (rfs.plans)
+  -- a stack's refusals (rfs.lifecycle) and an execution plan's (rfs.plans)
+  { "%(stack:update{ enable_deletion_protection = false }%)", "(`rfs update STACK --no-deletion-protection`)" },
   { "%(stack:wait{}%), then ", "(`rfs wait STACK`), then " },
   { "%(plan:metadata%(%)%)", "(`rfs plan metadata STACK PLAN`)" },
   { "%(plan:wait{} / stack:wait{}%)", "(`rfs plan metadata STACK PLAN` / `rfs wait STACK`)" },
   { "plan:wait{} until it is AVAILABLE", "wait until it is AVAILABLE (`rfs plan metadata STACK PLAN`)" },
+  -- a stack set's refusals (rfs.stack_sets)
+  { "read ss:metadata%(%) and ss:operations{}, wait for the active operation %(ss:wait%)",
+    "run `rfs stack-set show SET` and `rfs stack-set operations list SET`, wait for the active operation to end "
+    .. "(`rfs stack-set operations show SET OPERATION_ID`)" },
+  { "delete the instances %(ss:instances{}, ss:delete_instances{}%) and wait for that operation %(ss:wait%)",
+    "delete the instances (`rfs stack-set instances list SET`, then `rfs stack-set instances delete SET "
+    .. "--regions R1,R2 --accounts A1,A2 --wait`)" },
+  { "deploy to that set %(ss:deploy%)", "deploy to that set (`rfs stack-set deploy SET ...`)" },
+  -- the template library's (rfs.templates)
+  { "add a version to that template$", "add a version to that template (`rfs template-lib version-create TEMPLATE "
+    .. "--template FILE`)" },
+}
+
+-- What a refusal of the object's state says, for the objects whose errors carry no way out of
+-- their own; a plan's and a stack set's refusals do (rfs.plans, rfs.stack_sets).
+local STATE_HINTS = {
+  ["template-lib"] = "run `rfs template-lib show TEMPLATE` and `rfs template-lib versions TEMPLATE` and act on "
+    .. "what they show",
+  ["stack-set"] = "run `rfs stack-set show SET` and `rfs stack-set operations list SET` and act on the state the "
+    .. "stack set is in",
 }
 
 --- A library message in the command line's words (flags, commands, not Lua calls).
@@ -351,7 +372,20 @@ end
 
 -- The hint an error gets on the command line: what to run or which flag to check.
 function Run:hint(err)
+  local hint = self:hint_words(err)
+  -- the placeholders of the advice (STACK, PLAN, SET, TEMPLATE) become the names typed
+  local a = self.args
+  for placeholder, name in pairs({ STACK = a.stack, PLAN = a.arg_plan, SET = a.stack_set, TEMPLATE = a.template }) do
+    if hint and type(name) == "string" then
+      hint = hint:gsub("%f[%w]" .. placeholder .. "%f[%W]", (shell_word(name):gsub("%%", "%%%%")))
+    end
+  end
+  return hint
+end
+
+function Run:hint_words(err)
   local name = self.stack and shell_word(self.stack.name) or "STACK"
+  local group = self.args.command
   if err.code == "AOS.01.0404" then
     return "check --deployment-id: the stack has no deployment with that id (continue-deploy and continue-rollback "
       .. "print it)"
@@ -362,13 +396,14 @@ function Run:hint(err)
     return "check --endpoint (or --region)"
   elseif err.kind == "tls" and err.hint and err.hint:find("plain-HTTP", 1, true) then
     return "the endpoint does not speak TLS: if it is a plain-HTTP port (the emulator), use http:// in --endpoint"
-  elseif err.kind == "invalid_state" and not (self.args.command == "plan" and err.hint) then
-    -- (a plan's refusal says what to do about the plan: create a new one, wait, ...)
-    return "run `rfs metadata " .. name .. "` and act on the state the stack is in"
+  elseif err.kind == "invalid_state" and not err.hint then
+    -- (a refusal that carries its way out keeps it: a busy stack's, to wait; a plan's, to
+    -- create a new one or wait; a stack set's, to wait for its operation or delete its instances)
+    return STATE_HINTS[group] or ("run `rfs metadata " .. name .. "` and act on the state the stack is in")
   elseif err.kind == "not_found" then
     return "check the name, --project-id and --region (or --endpoint)"
   elseif err.kind == "bad_request" and not err.hint then
-    return "check the command's arguments (rfs " .. tostring(self.args.command) .. " --help)"
+    return "check the command's arguments (rfs " .. tostring(cli_commands.full_name(self.args)) .. " --help)"
   elseif err.kind == "network" and not err.hint then
     return "check --endpoint (or --region) and the network path to it"
   end
@@ -618,6 +653,10 @@ local function infer_operation(stack, deployment)
   return "continue_deploy"
 end
 
+-- The operation a stack in a *_IN_PROGRESS state is running, for `rfs wait STACK`.
+local BUSY_OPERATIONS = { DEPLOYMENT_IN_PROGRESS = "deploy", ROLLBACK_IN_PROGRESS = "continue_rollback",
+                          DELETION_IN_PROGRESS = "delete" }
+
 function Run:wait(stack)
   local operation = self.args.operation
   if not operation and self.args.deployment_id then
@@ -625,10 +664,19 @@ function Run:wait(stack)
     operation, err = infer_operation(stack, self.args.deployment_id)
     if not operation then return self:fail(err) end
   end
+  local busy = false
+  if not operation and not self.args.deployment_id then
+    -- a busy stack (what a refused deploy, update or delete says to wait for): its operation
+    -- is the one in progress, followed by state; nothing else tells a new process which it is
+    local meta = stack:metadata()
+    operation = meta and BUSY_OPERATIONS[meta.status]
+    busy = operation ~= nil
+  end
   operation = operation or "continue_deploy"
-  if not self.args.deployment_id and operation ~= "delete" then
+  if not self.args.deployment_id and operation ~= "delete" and not busy then
     self:err("rfs wait: the deployment to wait for is unknown in a new process; pass --deployment-id "
-             .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete")
+             .. "(printed by create, deploy, continue-deploy and continue-rollback), or --operation delete "
+             .. "(a stack with an operation in progress needs neither)")
     return cli.EXIT.usage
   end
   self.deployment_id, self.operation = self.args.deployment_id, operation

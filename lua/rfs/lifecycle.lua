@@ -143,20 +143,50 @@ end
 
 -- stack:deploy / update / delete ------------------------------------------------------------------
 
+-- 403 codes that say the stack's state refuses the call, not IAM: RF.10012519 a deploy or an
+-- update of a busy stack (*_IN_PROGRESS; an update is re-sent by the retry policy first),
+-- RF.10012544 a delete of a busy stack or of one with deletion protection on.
+local STATE_REFUSALS = { ["RF.10012519"] = true, ["RF.10012544"] = true }
+
+-- The refusal as invalid_state, with the stack's status (read once) and the way out.
+local function refine_refusal(self, operation, err)
+  if not (err.status == 403 and STATE_REFUSALS[err.code]) then return err end
+  local meta = self:metadata()
+  local status = meta and meta.status
+  err.kind, err.retryable, err.stack_status = "invalid_state", false, status
+  if err.code == "RF.10012544" and meta and meta.enable_deletion_protection == true
+     and not status:match("_IN_PROGRESS$") then
+    err.message = ("delete needs deletion protection off; stack %s has it on"):format(self.name)
+    err.hint = "turn it off (stack:update{ enable_deletion_protection = false }), then delete the stack"
+    return err
+  end
+  if not status then
+    err.message = ("%s needs a stack with no operation in progress; stack %s is busy"):format(operation, self.name)
+  elseif status:match("_IN_PROGRESS$") then
+    err.message = ("%s needs a stack with no operation in progress; stack %s is busy: %s")
+      :format(operation, self.name, status)
+  else
+    err.message = ("%s was refused while stack %s was busy; it is %s now"):format(operation, self.name, status)
+  end
+  err.hint = ("wait until the stack's operation ends (stack:wait{}), then %s again"):format(operation)
+  return err
+end
+
 --- DeployStack (202) -> { deployment_id }; stack:wait{} then follows this deployment.
 function Stack:deploy(opts)
   local _, value, err, request_id = run(self, self.client, OP.DeployStack, "stack:deploy", opts)
-  if not value then return nil, err end
+  if not value then return nil, refine_refusal(self, "deploy", err) end
   local ok, bad = check_deployment(value, "deploy", request_id)
   if not ok then return nil, bad end
   remember(self, "deploy", value.deployment_id)
   return setmetatable({ deployment_id = value.deployment_id, operation = "deploy" }, Deployment)
 end
 
---- UpdateStack (204) -> true. A refusal because the stack is busy is sent again by the retry policy.
+--- UpdateStack (204) -> true. A refusal because the stack is busy is sent again by the retry policy;
+--  once its attempts are spent it is invalid_state, as deploy's and delete's are at once.
 function Stack:update(opts)
   local _, value, err = run(self, self.client, OP.UpdateStack, "stack:update", opts)
-  if not value then return nil, err end
+  if not value then return nil, refine_refusal(self, "update", err) end
   return true
 end
 
@@ -167,7 +197,7 @@ function Stack:delete(opts)
   -- any option means the enhanced call, whose check names retain_all_resources as the one known
   if type(opts) == "table" and next(opts) ~= nil then op = OP.DeleteStackEnhanced end
   local _, value, err = run(self, self.client, op, "stack:delete", opts)
-  if not value then return nil, err end
+  if not value then return nil, refine_refusal(self, "delete", err) end
   remember(self, "delete", nil)
   return true
 end
@@ -218,21 +248,28 @@ function Template.__tostring(t)
   return "template at a pre-signed location (valid for 5 minutes; stack:template{ download = true } fetches it)"
 end
 
---- GetStackTemplate (307) -> { location = url }; with download = true also t.body, fetched
---  from the location with no signature, token or project header.
-function Stack:template(opts)
-  local checked, value, err, request_id = run(self, self.client, OP.GetStackTemplate, "stack:template", opts)
-  if not value then return nil, err end
+--- A template's 307 answer (a stack's, a stack set's) as an object of metatable mt:
+--  { location = url }, and with download also t.body, fetched from the location with no
+--  signature, token or project header.
+local function located_template(c, value, request_id, download, mt)
   if type(value.location) ~= "string" then
     return nil, operations.bad_field("template", "Location header", "URL", request_id)
   end
-  local t = setmetatable({ location = value.location }, Template)
-  if checked.download then
-    local body, derr = operations.download(self.client, value.location, "template")
+  local t = setmetatable({ location = value.location }, mt)
+  if download then
+    local body, derr = operations.download(c, value.location, "template")
     if not body then return nil, derr end
     t.body = body
   end
   return t
+end
+lifecycle.located_template = located_template
+
+--- GetStackTemplate (307) -> { location = url }; with download = true also t.body.
+function Stack:template(opts)
+  local checked, value, err, request_id = run(self, self.client, OP.GetStackTemplate, "stack:template", opts)
+  if not value then return nil, err end
+  return located_template(self.client, value, request_id, checked.download, Template)
 end
 
 return lifecycle

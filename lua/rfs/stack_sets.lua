@@ -40,27 +40,41 @@ local function run(obj, c, op, fname, opts, name, positional, level)
   return opts, operations.send(c, op, method, url, body)
 end
 
+-- The way out of each refusal, said of the stack set (the command line says them as commands).
+local BUSY_HINT = "read ss:metadata() and ss:operations{}, wait for the active operation (ss:wait), then retry"
+local INSTANCES_LEFT_HINT = "delete the instances (ss:instances{}, ss:delete_instances{}) and wait for that operation (ss:wait), "
+  .. "then delete the set"
+local NAME_TAKEN_HINT = "a stack set of that name exists: pick another name, or deploy to that set (ss:deploy)"
+
 -- A 403 is "no permission" or "the set's state forbids it" (an operation is active, or a
 -- delete while instances remain): tell them apart by reading the set, as stack continues do.
 local function refine_forbidden(self, err, action)
   if not err or err.status ~= 403 then return err end
   local meta = self:metadata()
   if not meta then return err end
-  local why
+  local why, hint
   if meta.status ~= "IDLE" then
     why = ("%s needs an IDLE stack set (or managed_operation.enable_parallel_operation); stack set %s is %s")
       :format(action, self.name, meta.status)
+    hint = BUSY_HINT
   elseif action == "delete" then
     local list = self:instances{ limit = 1, all = false }
     if list and #list > 0 then
       why = ("delete needs a stack set with no instances; stack set %s still has some: delete_instances first")
         :format(self.name)
+      hint = INSTANCES_LEFT_HINT
     end
   end
   if why then
     err.kind, err.retryable, err.stack_set_status, err.message = "invalid_state", false, meta.status, why
-    err.hint = "read ss:metadata() and ss:operations{}, wait for the active operation (ss:wait), then retry"
+    err.hint = hint
   end
+  return err
+end
+
+-- A name already taken is not "another request for this stack": say it of the stack set.
+local function refine_conflict(err)
+  if err and err.kind == "conflict" and err.status == 409 then err.hint = NAME_TAKEN_HINT end
   return err
 end
 
@@ -114,7 +128,7 @@ function Client:create_stack_set(name, opts)
   end
   local ss = new_set(self, name, nil, 2)
   local _, value, err, request_id = run(ss, self, OP.CreateStackSet, "client:create_stack_set", opts, name)
-  if not value then return nil, err end
+  if not value then return nil, refine_conflict(err) end
   if not is_uuid(value.stack_set_id) then
     return nil, operations.bad_field("create_stack_set", "stack_set_id", "36-character UUID", request_id)
   end
@@ -197,16 +211,7 @@ end
 function StackSet:template(opts)
   local checked, value, err, request_id = run(self, self.client, OP.ShowStackSetTemplate, "ss:template", opts)
   if not value then return nil, err end
-  if type(value.location) ~= "string" then
-    return nil, operations.bad_field("template", "Location header", "URL", request_id)
-  end
-  local t = setmetatable({ location = value.location }, Template)
-  if checked.download then
-    local body, derr = operations.download(self.client, value.location, "template")
-    if not body then return nil, derr end
-    t.body = body
-  end
-  return t
+  return lifecycle.located_template(self.client, value, request_id, checked.download, Template)
 end
 
 -- Operations on instances ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 -- Starts a real nginx with lua-nginx-module from a temp prefix, for specs and benchmarks.
 --   local nginx = require "nginx"
 --   local ok, why = nginx.available()
+--   if nginx.missing("the spec's title", "what it tests") then return end   -- a failing spec says why
 --   local n = nginx.start{ http = "server { listen 127.0.0.1:$PORT; ... }", main = "env X;", ports = 2,
 --                          env = { X = "value" } }
 --   n.ports[1], n.dir, n:stop()
@@ -29,6 +30,21 @@ function M.available()
   for _, m in ipairs(M.MODULES) do
     if not exists(m) then return false, m .. " is missing (apt-get install libnginx-mod-http-lua)" end
   end
+  return true
+end
+
+--- When nginx with the lua module cannot run here, registers a spec named `title` that fails
+--  saying so (what: what the file would have tested) and returns true: the spec file then
+--  returns. A machine without nginx is told, never passed in silence.
+function M.missing(title, what)
+  local ok, why = M.available()
+  if ok then return false end
+  local busted = require "busted" -- describe and it, as the spec files have them
+  busted.describe(title, function()
+    busted.it("needs nginx with the lua module: " .. why, function()
+      error("NOT RUN: " .. why .. " -- install nginx libnginx-mod-http-lua to test " .. what)
+    end)
+  end)
   return true
 end
 

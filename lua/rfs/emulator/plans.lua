@@ -27,8 +27,8 @@
 --   RF.10013001 404 no such stack                  RF.10013002 404 no such plan
 --   RF.10013501 409 a plan of that name exists     RF.10013503 409 another request for the stack is queued
 
-local cjson = require "cjson.safe"
 local input = require "rfs.emulator.input"
+local replies = require "rfs.emulator.replies"
 local deploy = require "rfs.emulator.deploy"
 local stacks = require "rfs.emulator.stacks"
 
@@ -61,9 +61,7 @@ local function fail(self, status, code, message)
   return shared.error_response(self, status, code, message)
 end
 
-local function array(t)
-  return setmetatable(t or {}, cjson.array_mt)
-end
+local array = replies.array
 
 -- The price catalogue: per resource type, what one instance costs (per hour, pay-per-use).
 local CATALOGUE = {
@@ -208,6 +206,10 @@ end
 -- State ----------------------------------------------------------------------------------
 
 -- How many deployments (and deletions) the stack has run: a plan made at another count is expired.
+-- An expired plan keeps showing AVAILABLE in ListExecutionPlans and GetExecutionPlanMetadata:
+-- the API reference's plan statuses are CREATION_IN_PROGRESS, CREATION_FAILED, AVAILABLE,
+-- APPLY_IN_PROGRESS and APPLIED, with no status (or status_message) for an expired plan; it
+-- says only that applying one is refused, 403 RF.10012545, which is where the emulator tells.
 local function generation(st)
   local n = 0
   for _ in pairs(st.deployments or {}) do n = n + 1 end

@@ -39,6 +39,8 @@
 -- set / instance / operation; RF.10013700 409 a stack set of that name exists.
 
 local cjson = require "cjson.safe"
+local input = require "rfs.emulator.input"
+local replies = require "rfs.emulator.replies"
 
 local stack_sets = {}
 
@@ -54,17 +56,12 @@ local TEMPLATE_URL_SECONDS = 300
 local MAX_PARALLEL = 10
 local ACTIVE = { QUEUE_IN_PROGRESS = true, OPERATION_IN_PROGRESS = true }
 
-local function array(t) return setmetatable(t or {}, cjson.array_mt) end
+local array, empty = replies.array, replies.empty
 
 local function fail(self, status, code, message)
   return shared.error_response(self, status, code, message)
 end
 
-local function empty(self, status, extra)
-  local headers = { ["X-Request-Id"] = self.uuid() }
-  for k, v in pairs(extra or {}) do headers[k] = v end
-  return { status = status, headers = headers, body = "" }
-end
 
 --- YYYY-MM-DDTHH:mm:ss.SSSZ: stack set timestamps carry milliseconds.
 local function millis(t)
@@ -79,9 +76,7 @@ end
 
 -- Requests -------------------------------------------------------------------------------------
 
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
+local unescape = input.path_segment
 
 -- The query with every value kept (sort_key and sort_dir repeat).
 local function query_of(q)

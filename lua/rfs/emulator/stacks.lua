@@ -24,6 +24,7 @@
 
 local cjson = require "cjson.safe"
 local input = require "rfs.emulator.input"
+local replies = require "rfs.emulator.replies"
 local deploy = require "rfs.emulator.deploy"
 
 local stacks = {}
@@ -43,15 +44,7 @@ local function fail(self, status, code, message)
   return shared.error_response(self, status, code, message)
 end
 
-local function empty(self, status, extra)
-  local headers = { ["X-Request-Id"] = self.uuid() }
-  for k, v in pairs(extra or {}) do headers[k] = v end
-  return { status = status, headers = headers, body = "" }
-end
-
-local function array(t)
-  return setmetatable(t or {}, cjson.array_mt)
-end
+local empty, array = replies.empty, replies.array
 
 -- Looking up ----------------------------------------------------------------------------
 
@@ -137,25 +130,8 @@ end
 
 --- One page of list (by position) for marker/limit; returns page, page_info or nil, error.
 local function page_of(self, list, q)
-  local limit = 1000
-  if q.limit then
-    limit = tonumber(q.limit)
-    if not limit or limit ~= math.floor(limit) or limit < 10 or limit > 1000 then
-      return nil, fail(self, 400, "RF.10011027", "limit must be an integer from 10 to 1000")
-    end
-  end
-  local first = 1
-  if q.marker then
-    first = q.marker:match("^%d+$") and tonumber(q.marker)
-    if not first or first < 1 or #q.marker > 512 then
-      return nil, fail(self, 400, "RF.10011027", "marker is not one this list handed out")
-    end
-  end
-  local page = array()
-  for i = first, math.min(#list, first + limit - 1) do page[#page + 1] = list[i] end
-  local info = { current_count = #page }
-  if first + limit <= #list then info.next_marker = tostring(first + limit) end
-  if first > 1 then info.previous_marker = tostring(math.max(1, first - limit)) end
+  local page, info = replies.page(list, q, 10)
+  if not page then return nil, fail(self, 400, "RF.10011027", info) end
   return page, info
 end
 

@@ -28,8 +28,8 @@
 --   RF.10013024 404 no such template                 RF.10013025 404 no such version
 --   RF.10013504 409 a template of that name exists
 
-local cjson = require "cjson.safe"
 local input = require "rfs.emulator.input"
+local replies = require "rfs.emulator.replies"
 
 local template_lib = {}
 
@@ -58,19 +58,8 @@ local function fail(self, status, code, message)
   return shared.error_response(self, status, code, message)
 end
 
-local function empty(self, status, extra)
-  local headers = { ["X-Request-Id"] = self.uuid() }
-  for k, v in pairs(extra or {}) do headers[k] = v end
-  return { status = status, headers = headers, body = "" }
-end
-
-local function array(t)
-  return setmetatable(t or {}, cjson.array_mt)
-end
-
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
+local empty = replies.empty
+local unescape = input.path_segment
 
 -- Names -------------------------------------------------------------------------------------
 
@@ -206,25 +195,8 @@ end
 
 --- One page of list for marker/limit (1-1000; the marker is a position it handed out).
 local function page_of(self, list, q)
-  local limit = 1000
-  if q.limit then
-    limit = tonumber(q.limit)
-    if not limit or limit ~= math.floor(limit) or limit < 1 or limit > 1000 then
-      return nil, fail(self, 400, "RF.10011027", "limit must be an integer from 1 to 1000")
-    end
-  end
-  local first = 1
-  if q.marker then
-    first = q.marker:match("^%d+$") and tonumber(q.marker)
-    if not first or first < 1 or #q.marker > 512 then
-      return nil, fail(self, 400, "RF.10011027", "marker is not one this list handed out")
-    end
-  end
-  local page = array()
-  for i = first, math.min(#list, first + limit - 1) do page[#page + 1] = list[i] end
-  local info = { current_count = #page }
-  if first + limit <= #list then info.next_marker = tostring(first + limit) end
-  if first > 1 then info.previous_marker = tostring(math.max(1, first - limit)) end
+  local page, info = replies.page(list, q, 1)
+  if not page then return nil, fail(self, 400, "RF.10011027", info) end
   return page, info
 end
 
