@@ -1,5 +1,7 @@
 -- rfs.emulator.replies: what the emulator's route modules (stacks, plans, template_lib,
--- stack_sets) answer with alike: an empty response, a JSON array, one page of a list.
+-- stack_sets) answer with alike: an empty response, a JSON array, one page of a list, the
+-- unsigned download locations they hand out (as OBS pre-signed URLs are), and a template read
+-- without raising.
 
 local cjson = require "cjson"
 
@@ -41,6 +43,40 @@ function replies.page(list, q, min_limit)
   if first + limit <= #list then info.next_marker = tostring(first + limit) end
   if first > 1 then info.previous_marker = tostring(math.max(1, first - limit)) end
   return page, info
+end
+
+--- Hands out an unsigned location for text, valid for `seconds` of emulated time from t;
+--  forgets the expired ones. Returns the token (the location's Signature) and the expiry.
+function replies.issue_download(self, text, t, seconds)
+  self.downloads = self.downloads or {}
+  for token, d in pairs(self.downloads) do
+    if t > d.expires then self.downloads[token] = nil end
+  end
+  local token = self.uuid():gsub("%-", "")
+  local expires = t + seconds
+  self.downloads[token] = { text = text, expires = expires }
+  return token, expires
+end
+
+--- The text behind a template_uri: one of this emulator's locations, still valid at t; or nil
+--  and the message of a 400 RF.10011035.
+function replies.download_text(self, uri, t)
+  local token = uri:match("[?&]Signature=([%w]+)")
+  local d = token and (self.downloads or {})[token]
+  if not d or t > d.expires then
+    return nil, "template_uri cannot be read: the emulator reads only the template locations it hands out, "
+      .. "while they are valid"
+  end
+  return d.text
+end
+
+--- A template read by rfs.emulator.template: the document, or nil and the message of a 400
+--  RF.10011073 (the reader is required here, not at load time, so routes that take no template
+--  work without it).
+function replies.parse_template(text)
+  local ok, doc, err = pcall(function() return require("rfs.emulator.template").parse(text) end)
+  if ok and doc then return doc end
+  return nil, "the template is invalid: " .. tostring(ok and err or doc)
 end
 
 return replies

@@ -188,10 +188,8 @@ end
 -- Templates and vars ---------------------------------------------------------------------------
 
 local function read_template(self, text)
-  local ok, doc, err = pcall(function() return require("rfs.emulator.template").parse(text) end)
-  if not ok or not doc then
-    return nil, fail(self, 400, "RF.10011073", "the template is invalid: " .. tostring(ok and err or doc))
-  end
+  local doc, why = replies.parse_template(text)
+  if not doc then return nil, fail(self, 400, "RF.10011073", why) end
   return doc
 end
 
@@ -201,13 +199,9 @@ local function template_text(self, body, t)
     return nil, fail(self, 400, "RF.10011003", "give template_body or template_uri, not both")
   end
   if body.template_uri then
-    local token = body.template_uri:match("[?&]Signature=([%w]+)")
-    local d = token and (self.downloads or {})[token]
-    if not d or t > d.expires then
-      return nil, fail(self, 400, "RF.10011035", "template_uri cannot be read: the emulator reads only the "
-                       .. "template locations it hands out, while they are valid")
-    end
-    return d.text
+    local text, why = replies.download_text(self, body.template_uri, t)
+    if not text then return nil, fail(self, 400, "RF.10011035", why) end
+    return text
   end
   return body.template_body
 end
@@ -812,12 +806,10 @@ local function get_template(self, set, req, t)
   if not set.template_text then
     return fail(self, 404, "RF.10013600", "stack set " .. set.name .. " has no template")
   end
-  local token = self.uuid():gsub("%-", "")
-  self.downloads = self.downloads or {}
-  self.downloads[token] = { text = set.template_text, expires = t + TEMPLATE_URL_SECONDS }
+  local token, expires = replies.issue_download(self, set.template_text, t, TEMPLATE_URL_SECONDS)
   local host = req.headers.host or "127.0.0.1"
   local location = ("http://%s/_obs/stack-sets/%s/template.tf?Expires=%d&Signature=%s"):format(
-    host, set.name, math.floor(t + TEMPLATE_URL_SECONDS), token)
+    host, set.name, math.floor(expires), token)
   return empty(self, 307, { Location = location })
 end
 

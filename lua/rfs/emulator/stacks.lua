@@ -99,24 +99,17 @@ local function template_text(self, body, t, required)
   if which == nil then return nil, fail(self, 400, code, message) end
   if which == "body" then return body.template_body end
   if which == "uri" then
-    local token = body.template_uri:match("[?&]Signature=([%w]+)")
-    local d = token and (self.downloads or {})[token]
-    if not d or t > d.expires then
-      return nil, fail(self, 400, "RF.10011035", "template_uri cannot be read: the emulator reads only the "
-                       .. "template locations it hands out, while they are valid")
-    end
-    return d.text
+    local text, why = replies.download_text(self, body.template_uri, t)
+    if not text then return nil, fail(self, 400, "RF.10011035", why) end
+    return text
   end
   return false
 end
 
 --- Parses a template; returns the deploy target { doc, text, instances } or nil and a 400.
 local function read_template(self, text)
-  -- required here, not at load time: the routes that take no template work without the reader
-  local ok, doc, err = pcall(function() return require("rfs.emulator.template").parse(text) end)
-  if not ok or not doc then
-    return nil, fail(self, 400, "RF.10011073", "the template is invalid: " .. tostring(ok and err or doc))
-  end
+  local doc, why = replies.parse_template(text)
+  if not doc then return nil, fail(self, 400, "RF.10011073", why) end
   return { doc = doc, text = text, instances = deploy.instances(doc) }
 end
 
@@ -261,13 +254,7 @@ local function get_template(self, st, req, t)
   if not st.template_text then
     return fail(self, 404, "RF.10013023", "stack " .. st.stack_name .. " has no template: it was never deployed")
   end
-  self.downloads = self.downloads or {}
-  for token, d in pairs(self.downloads) do
-    if t > d.expires then self.downloads[token] = nil end
-  end
-  local token = self.uuid():gsub("%-", "")
-  local expires = t + TEMPLATE_URL_SECONDS
-  self.downloads[token] = { text = st.template_text, expires = expires }
+  local token, expires = replies.issue_download(self, st.template_text, t, TEMPLATE_URL_SECONDS)
   local file = st.template_text:match("^%s*{") and "template.tf.json" or "template.tf"
   local location = ("%s://%s/_obs/rfs-templates/%s/%s?AccessKeyId=EMULATOR&Expires=%d&Signature=%s"):format(
     req.scheme or "http", req.headers.host or "127.0.0.1", st.stack_id, file, math.floor(expires), token)

@@ -145,18 +145,12 @@ local function template_text(self, body, t)
   if which == nil then return nil, fail(self, 400, code, message) end
   local text = body.template_body
   if which == "uri" then
-    local token = body.template_uri:match("[?&]Signature=([%w]+)")
-    local d = token and (self.downloads or {})[token]
-    if not d or t > d.expires then
-      return nil, fail(self, 400, "RF.10011035", "template_uri cannot be read: the emulator reads only the "
-                       .. "template locations it hands out, while they are valid")
-    end
-    text = d.text
+    local why
+    text, why = replies.download_text(self, body.template_uri, t)
+    if not text then return nil, fail(self, 400, "RF.10011035", why) end
   end
-  local ok, doc, err = pcall(function() return require("rfs.emulator.template").parse(text) end)
-  if not ok or not doc then
-    return nil, fail(self, 400, "RF.10011073", "the template is invalid: " .. tostring(ok and err or doc))
-  end
+  local doc, why = replies.parse_template(text)
+  if not doc then return nil, fail(self, 400, "RF.10011073", why) end
   return text
 end
 
@@ -261,13 +255,7 @@ local function list_versions(self, tpl, q)
 end
 
 local function version_content(self, tpl, v, req, t)
-  self.downloads = self.downloads or {}
-  for token, d in pairs(self.downloads) do
-    if t > d.expires then self.downloads[token] = nil end
-  end
-  local token = self.uuid():gsub("%-", "")
-  local expires = t + CONTENT_URL_SECONDS
-  self.downloads[token] = { text = v.text, expires = expires }
+  local token, expires = replies.issue_download(self, v.text, t, CONTENT_URL_SECONDS)
   local file = v.text:match("^%s*{") and "template.tf.json" or "template.tf"
   local location = ("%s://%s/_obs/rfs-template-library/%s/%s/%s?AccessKeyId=EMULATOR&Expires=%d&Signature=%s")
     :format(req.scheme or "http", req.headers.host or "127.0.0.1", tpl.template_id, v.version_id, file,
