@@ -46,6 +46,16 @@ end
 -- for the other object kinds (rfs.templates, rfs.stack_sets, rfs.plans)
 lifecycle.as_list, lifecycle.Deployment = as_list, Deployment
 
+--- Keeps the string fields `names` of a listed item on obj, readable as obj.<name>.
+local function keep_fields(obj, item, names)
+  local fields = {}
+  for _, k in ipairs(names) do
+    if type(item[k]) == "string" then fields[k] = item[k] end
+  end
+  obj:_fields(fields)
+end
+lifecycle.keep_fields = keep_fields
+
 -- The options a method takes: the entry's caller parameters (for stack:delete, both entries').
 local function run(obj, c, op, fname, opts, name)
   opts = operations.check(op, fname, opts, 3)
@@ -109,11 +119,7 @@ function Client:stacks(opts)
     if not ok or not pcall(s._set, s, "status", item.status) then
       return nil, operations.bad_field("stacks", "stacks[" .. i .. "]", "stack_name, stack_id and status")
     end
-    local extras = {}
-    for _, k in ipairs(STACK_EXTRAS) do
-      if type(item[k]) == "string" then extras[k] = item[k] end
-    end
-    s:_fields(extras)
+    keep_fields(s, item, STACK_EXTRAS)
     out[i] = s
   end
   return as_list(out, #out == 1 and "stack" or "stacks", stack_line), err_or_marker

@@ -120,11 +120,7 @@ function Stack:plans(opts)
                                        "execution_plan_name, execution_plan_id and status")
     end
     p:_set("status", item.status)
-    local extras = {}
-    for _, k in ipairs(PLAN_EXTRAS) do
-      if type(item[k]) == "string" then extras[k] = item[k] end
-    end
-    p:_fields(extras)
+    lifecycle.keep_fields(p, item, PLAN_EXTRAS)
     out[i] = p
   end
   return lifecycle.as_list(out, #out == 1 and "execution plan" or "execution plans", plan_line), err_or_marker

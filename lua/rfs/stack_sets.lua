@@ -157,11 +157,7 @@ function Client:stack_sets(opts)
                                        "stack_set_name, stack_set_id and status")
     end
     s:_set("status", item.status)
-    local extras = {}
-    for _, k in ipairs(SET_EXTRAS) do
-      if type(item[k]) == "string" then extras[k] = item[k] end
-    end
-    s:_fields(extras)
+    lifecycle.keep_fields(s, item, SET_EXTRAS)
     out[i] = s
   end
   return lifecycle.as_list(out, #out == 1 and "stack set" or "stack sets", set_line), marker
