@@ -204,6 +204,78 @@ print(tostring(err))
     return lines
   end
 
+  -- Records the head of every request for up to `seconds` and answers it, closing the
+  -- connection: a GET with a failed stack's metadata, anything else with a 418.
+  local function record_heads(server, pid, seconds)
+    local heads, waited = {}, 0
+    local meta = '{"stack_id":"1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3","stack_name":"s1","status":"DEPLOYMENT_FAILED"}'
+    while waited < seconds and alive(pid) do
+      local conn = server:accept()
+      if conn then
+        conn:settimeout(2)
+        local head = { conn:receive("*l") }
+        repeat
+          local h = conn:receive("*l")
+          head[#head + 1] = h
+        until not h or h == ""
+        heads[#heads + 1] = head
+        local length = 0
+        for _, h in ipairs(head) do length = tonumber(h:lower():match("^content%-length:%s*(%d+)")) or length end
+        if length > 0 then conn:receive(length) end
+        local body = head[1]:match("^GET ") and meta or '{"error_code":"X.0001","error_msg":"recorded"}'
+        conn:send((head[1]:match("^GET ") and "HTTP/1.1 200 OK" or "HTTP/1.1 418 Teapot")
+                  .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+                  .. "\r\nConnection: close\r\n\r\n" .. body)
+        conn:close()
+      else
+        waited = waited + 0.05
+      end
+    end
+    return heads
+  end
+
+  local function header_values(head, name)
+    local values = {}
+    for i = 2, #head do
+      local n, v = head[i]:match("^([^:]+):%s*(.-)%s*$")
+      if n and n:lower() == name then values[#values + 1] = v end
+    end
+    return values
+  end
+
+  it("sends each header once: the Host it signed, its User-Agent, and never an Expect", function()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    server:settimeout(0.05)
+    local _, port = server:getsockname()
+    local pid, out, script = spawn(([[
+local rfs = require "rfs"
+local c = rfs.new{ endpoint = "http://127.0.0.1:%d", project_id = "proj123", ak = "AKWIRE", sk = "skwire",
+                   timeout = 5, retry = false }
+local s = c:stack("s1")
+print(assert(s:metadata()).status)
+print(select(2, s:deploy{ template_body = ("# padding\n"):rep(300) }).kind)
+]]):format(port))
+    local heads = record_heads(server, pid, 10)
+    server:close()
+    local text = read_file(out)
+    os.remove(out)
+    os.remove(script)
+    assert.matches("^DEPLOYMENT_FAILED\n", text)
+    assert.equal(2, #heads, text)
+    assert.matches("^GET /v1/proj123/stacks/s1/metadata HTTP/1%.1$", heads[1][1])
+    assert.matches("^POST /v1/proj123/stacks/s1/deployments HTTP/1%.1$", heads[2][1])
+    for _, head in ipairs(heads) do
+      assert.same({ "127.0.0.1:" .. port }, header_values(head, "host"))
+      assert.same({ "lua-rfs/0.1" }, header_values(head, "user-agent"))
+      assert.same({}, header_values(head, "expect")) -- the POST's body is over 1 KiB
+      assert.equal(1, #header_values(head, "client-request-id"))
+      assert.same({ "proj123" }, header_values(head, "x-project-id"))
+      local auth = header_values(head, "authorization")
+      assert.equal(1, #auth)
+      assert.matches("SignedHeaders=client%-request%-id;content%-type;host;x%-project%-id;x%-sdk%-date,", auth[1])
+    end
+  end)
+
   local CHILD = [[
 local rfs = require "rfs"
 local c = rfs.new{ endpoint = "http://127.0.0.1:%d", project_id = "proj123", ak = "AKPROXY", sk = "skproxy",

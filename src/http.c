@@ -140,6 +140,19 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return rfs_signal_seen != 0; /* non-zero: CURLE_ABORTED_BY_CALLBACK */
 }
 
+/* The variables libcurl takes a proxy from for http:// and https:// URLs. */
+static int env_proxy_set(void)
+{
+    static const char *names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
+    int i;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0')
+            return 1;
+    }
+    return 0;
+}
+
 static int apply_options(rfs_http *h, CURL *c)
 {
     int ok = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -154,7 +167,6 @@ static int apply_options(rfs_http *h, CURL *c)
 #else
              curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK &&
 #endif
-             curl_easy_setopt(c, CURLOPT_USERAGENT, "lua-rfs/0.1") == CURLE_OK &&
              curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
              curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
     if (ok && h->ca_file != NULL)
@@ -164,6 +176,10 @@ static int apply_options(rfs_http *h, CURL *c)
      * HTTP_PROXY is ignored there on purpose (a CGI client could set it). */
     if (ok && h->proxy != NULL)
         ok = curl_easy_setopt(c, CURLOPT_PROXY, h->proxy) == CURLE_OK;
+    /* With none of those variables set, say so once: libcurl would otherwise look them
+     * up (and format their names) on every request. They are read when the client is made. */
+    if (ok && h->proxy == NULL && !env_proxy_set())
+        ok = curl_easy_setopt(c, CURLOPT_PROXY, "") == CURLE_OK;
     /* Watched signals (core.watch_signals) abort a transfer in flight. */
     if (ok)
         ok = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
@@ -232,19 +248,55 @@ static int apply_url(rfs_http *h, CURL *c, const char *url)
     return 1;
 }
 
+#define RFS_USER_AGENT "User-Agent: lua-rfs/0.1"
+
+/* The authority of an http(s) URL ("host[:port]"), or a zero length. */
+static const char *url_authority(const char *url, size_t *len)
+{
+    const char *p = strstr(url, "://"), *end;
+    *len = 0;
+    if (p == NULL)
+        return url;
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    *len = (size_t)(end - p);
+    return p;
+}
+
+/* A Host header libcurl would send the same by itself: the URL's authority, with no
+ * user part and no default port (which libcurl leaves out of its own Host). */
+static int host_is_curls(const rfs_header *h, const char *url)
+{
+    size_t n;
+    const char *a;
+    if (h->name_len != 4 || strncasecmp(h->name, "Host", 4) != 0)
+        return 0;
+    a = url_authority(url, &n);
+    if (n == 0 || n != h->value_len || memcmp(a, h->value, n) != 0 || memchr(a, '@', n) != NULL)
+        return 0;
+    return !((n > 3 && memcmp(a + n - 3, ":80", 3) == 0) || (n > 4 && memcmp(a + n - 4, ":443", 4) == 0));
+}
+
 /* The header list of one request, built from the headers the transport was given: the
  * "Name: value" lines go into the caller's buffer (on its stack unless they outgrow it)
  * and the list nodes are the caller's too, so a request allocates nothing for its
- * headers. libcurl only reads the list during the transfer. */
-static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, rfs_buf *lines,
-                                            struct curl_slist *nodes)
+ * headers. libcurl only reads the list during the transfer. Fixed lines (User-Agent
+ * unless one was given, an empty Expect) are list nodes of their own: set as options,
+ * libcurl would format them anew on every request. */
+static struct curl_slist *build_header_list(const rfs_header *headers, size_t n, const char *url,
+                                            int with_body, rfs_buf *lines, struct curl_slist *nodes)
 {
-    size_t i, at[RFS_MAX_REQUEST_HEADERS];
+    size_t i, k = 0, at[RFS_MAX_REQUEST_HEADERS];
+    int agent = 0;
 
     if (n > RFS_MAX_REQUEST_HEADERS)
         return NULL;
     for (i = 0; i < n; i++) {
-        at[i] = lines->len;
+        if (host_is_curls(&headers[i], url))
+            continue; /* the same bytes on the wire, without libcurl parsing a custom Host */
+        if (headers[i].name_len == 10 && strncasecmp(headers[i].name, "User-Agent", 10) == 0)
+            agent = 1;
+        at[k++] = lines->len;
         if (!rfs_buf_add(lines, headers[i].name, headers[i].name_len) ||
             !rfs_buf_adds(lines, headers[i].value_len ? ": " : ";") ||
             !rfs_buf_add(lines, headers[i].value, headers[i].value_len) ||
@@ -252,13 +304,24 @@ static struct curl_slist *build_header_list(const rfs_header *headers, size_t n,
             return NULL;
     }
     /* the buffer may have moved while it grew: point into it only now */
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < k; i++) {
         nodes[i].data = lines->p + at[i];
         nodes[i].next = &nodes[i + 1];
     }
-    /* Never let curl add "Expect: 100-continue". */
-    nodes[n].data = (char *)"Expect:";
-    nodes[n].next = NULL;
+    if (!agent) {
+        nodes[k].data = (char *)RFS_USER_AGENT;
+        nodes[k].next = &nodes[k + 1];
+        k++;
+    }
+    /* Never let curl add "Expect: 100-continue" (it may, to a request with a body). */
+    if (with_body) {
+        nodes[k].data = (char *)"Expect:";
+        nodes[k].next = &nodes[k + 1];
+        k++;
+    }
+    if (k == 0) /* cannot happen (a User-Agent line is always there); never a dangling list */
+        return NULL;
+    nodes[k - 1].next = NULL;
     return nodes;
 }
 
@@ -272,7 +335,7 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
                      size_t nheaders, const char *body, size_t body_len, rfs_http_response *r)
 {
     CURL *c = h->curl;
-    struct curl_slist *list, nodes[RFS_MAX_REQUEST_HEADERS + 1];
+    struct curl_slist *list, nodes[RFS_MAX_REQUEST_HEADERS + 2];
     char storage[8192]; /* the header lines of a signed request fit, a long security token too */
     rfs_buf lines;
     char errbuf[CURL_ERROR_SIZE];
@@ -286,7 +349,8 @@ int rfs_http_perform(rfs_http *h, const char *method, const char *url, const rfs
         return 0;
     }
     rfs_buf_init_fixed(&lines, storage, sizeof(storage));
-    list = build_header_list(headers, nheaders, &lines, nodes);
+    list = build_header_list(headers, nheaders, url, strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0,
+                             &lines, nodes);
     errbuf[0] = '\0';
     ok = list != NULL && apply_method(h, c, method, body, body_len) &&
          apply_url(h, c, url) &&
