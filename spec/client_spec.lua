@@ -378,6 +378,7 @@ describe("errors", function()
       assert.equal(kind ~= "tls", err.retryable)
       assert.equal(kind == "timeout", err.sent)
       assert.matches(UUID4, err.request_id)
+      assert.equal(header(t:last(), "Client-Request-Id"), err.request_id) -- the id that went out
     end
   end)
 end)

@@ -281,14 +281,26 @@ static const char *sign_into(rfs_client *c, const char *method, const char *url,
 typedef struct {
     rfs_client *c;
     rfs_sign_output *out;
+    const char *request_id; /* the standard RFS headers were signed: the table is made here */
 } rfs_signed_headers;
 
-/* Sets the signed headers into the table at index 2: under lua_pcall, so that a
- * memory error while pushing never skips the wipe of the signing buffers. */
+/* Fills the headers table (argument 2, or a new one for the standard RFS headers) with
+ * what signing added and returns it: under lua_pcall, so that a memory error while
+ * pushing never skips the wipe of the signing buffers. */
 static int set_signed_headers(lua_State *L)
 {
     rfs_signed_headers *s = (rfs_signed_headers *)lua_touserdata(L, 1);
 
+    if (s->request_id != NULL) {
+        lua_createtable(L, 0, s->c->token != NULL ? 7 : 6);
+        lua_replace(L, 2);
+        lua_pushlstring(L, s->request_id, 36);
+        lua_setfield(L, 2, "Client-Request-Id");
+        lua_pushliteral(L, "application/json");
+        lua_setfield(L, 2, "Content-Type");
+        lua_pushstring(L, s->c->project_id);
+        lua_setfield(L, 2, "X-Project-Id");
+    }
     lua_pushlstring(L, s->out->date, 16);
     lua_setfield(L, 2, "X-Sdk-Date");
     lua_pushlstring(L, s->out->authorization.p, s->out->authorization.len);
@@ -299,11 +311,15 @@ static int set_signed_headers(lua_State *L)
         lua_pushlstring(L, s->c->token, s->c->token_len);
         lua_setfield(L, 2, "X-Security-Token");
     }
-    return 0;
+    lua_settop(L, 2);
+    return 1;
 }
 
-/* client:_sign(method, url, headers, body): signs the request and adds X-Sdk-Date,
- * Authorization, Host (and X-Security-Token) to the headers table, which is returned.
+/* client:_sign(method, url, headers, body) -> headers: signs the request and adds
+ * X-Sdk-Date, Authorization, Host (and X-Security-Token) to the headers table.
+ * client:_sign(method, url, nil, body) -> headers, request_id: the same for the headers
+ * every RFS request carries (a new Client-Request-Id, Content-Type: application/json,
+ * X-Project-Id), made here without a Lua table to read.
  * The one place every transport's requests are signed. */
 static int client_sign(lua_State *L)
 {
@@ -314,16 +330,29 @@ static int client_sign(lua_State *L)
     const char *body;
     rfs_request_headers r;
     rfs_signed_headers s;
+    char request_id[37];
     const char *err;
-    int status;
+    int status, standard = lua_isnoneornil(L, 4);
 
-    luaL_checktype(L, 4, LUA_TTABLE);
+    if (!standard)
+        luaL_checktype(L, 4, LUA_TTABLE);
     body = luaL_optlstring(L, 5, "", &body_len);
     if (c->ak == NULL)
         return luaL_error(L, "rfs: this client has no keys yet (they come with its first request)");
     lua_settop(L, 5);
     lua_pushcfunction(L, set_signed_headers); /* allocated before any C buffer exists */
-    r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
+    if (standard) {
+        if (c->project_id == NULL)
+            return luaL_error(L, "rfs: this client has no project yet (it comes with its first request)");
+        if (!rfs_uuid4(request_id))
+            return luaL_error(L, "rfs: the system random generator failed");
+        r.headers[0] = (rfs_header){ "Client-Request-Id", 17, request_id, 36 };
+        r.headers[1] = (rfs_header){ "Content-Type", 12, "application/json", 16 };
+        r.headers[2] = (rfs_header){ "X-Project-Id", 12, c->project_id, strlen(c->project_id) };
+        r.n = 3;
+    } else {
+        r.n = rfs_headers_from_table(L, 4, r.headers, RFS_MAX_SIGN_HEADERS, "headers");
+    }
     rfs_sign_output_init(&r.signed_out);
     err = sign_into(c, method, url, url_len, body, body_len, &r);
     if (err != NULL) {
@@ -332,14 +361,17 @@ static int client_sign(lua_State *L)
     }
     s.c = c;
     s.out = &r.signed_out;
+    s.request_id = standard ? request_id : NULL;
     lua_pushlightuserdata(L, &s);
     lua_pushvalue(L, 4);
-    status = lua_pcall(L, 2, 0, 0);
+    status = lua_pcall(L, 2, 1, 0);
     rfs_sign_output_free(&r.signed_out);
     if (status != 0)
         return lua_error(L);
-    lua_pushvalue(L, 4);
-    return 1;
+    if (!standard)
+        return 1;
+    lua_pushlstring(L, request_id, 36);
+    return 2;
 }
 
 /* A checked secret argument: a non-empty string without CR, LF or NUL (nil when optional). */
@@ -437,7 +469,7 @@ void rfs_push_headers(lua_State *L, const char *block, size_t len)
     char name[RFS_MAX_HEADER_NAME];
     size_t i;
 
-    lua_newtable(L);
+    lua_createtable(L, 0, 8); /* a usual answer has fewer: no rehash while it fills */
     if (p == NULL)
         return;
     while (rfs_header_next(&p, end, &h)) {

@@ -215,15 +215,14 @@ static int random_bytes(unsigned char *out, size_t n)
     return 1;
 }
 
-static int core_uuid4(lua_State *L)
+int rfs_uuid4(char s[37])
 {
     unsigned char b[16];
-    char s[37];
     static const char hex[] = "0123456789abcdef";
     int i, j = 0;
 
     if (!random_bytes(b, sizeof(b)))
-        return luaL_error(L, "rfs: the system random generator failed");
+        return 0;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     for (i = 0; i < 16; i++) {
@@ -233,6 +232,14 @@ static int core_uuid4(lua_State *L)
         s[j++] = hex[b[i] & 15];
     }
     s[36] = '\0';
+    return 1;
+}
+
+static int core_uuid4(lua_State *L)
+{
+    char s[37];
+    if (!rfs_uuid4(s))
+        return luaL_error(L, "rfs: the system random generator failed");
     lua_pushlstring(L, s, 36);
     return 1;
 }

@@ -38,6 +38,8 @@ rfs_client *rfs_client_check_open(lua_State *L, int idx);
 /* The one response header parser: a raw "Name: value" block (status lines skipped)
  * -> { ["lower-case name"] = "value" }, repeated names joined with ", ". */
 void rfs_push_headers(lua_State *L, const char *block, size_t len);
+/* A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") from the CSPRNG pool; 0 on failure. */
+int rfs_uuid4(char out[37]);
 
 /* display.c: pushes a user's value quoted for an error message (one line, printable,
  * cut at 40 characters, as errors.display does) and returns it. _at: the value at idx,

@@ -429,16 +429,13 @@ function client.transport_error(kind, msg, request_id, operation, maybe_applied)
   return errors.new(t)
 end
 
-local uuid4, sign = core.uuid4, core.Client._sign
+local sign = core.Client._sign
 
--- One attempt through the client's transport: signed here, for every transport.
+-- One attempt through the client's transport: signed here, for every transport. With no
+-- headers table, _sign makes the ones every RFS request carries (Client-Request-Id,
+-- Content-Type, X-Project-Id) and signs them in one call.
 local function send_once(c, st, method, url, body, operation)
-  local request_id = uuid4()
-  local headers = sign(c, method, url, {
-    ["Client-Request-Id"] = request_id,
-    ["Content-Type"] = "application/json",
-    ["X-Project-Id"] = c.project_id,
-  }, body)
+  local headers, request_id = sign(c, method, url, nil, body)
   local trace = st.on_exchange
   local started = trace and core.monotonic()
   local res, kind, msg, maybe_applied = st.transport{
