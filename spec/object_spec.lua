@@ -67,6 +67,8 @@ describe("the object userdata", function()
     assert.equal("the web tier", s.description)
     assert.equal("2026-11-24T00:00:00Z", s.create_time)
     assert.is_function(s.metadata) -- methods still found
+    s:_fields{ events = "a listing field named like a method" }
+    assert.is_function(s.events) -- and never hidden by one
     assert.error_matches(function() s.description = "x" end, "stack field 'description' is read%-only")
   end)
 end)

@@ -250,6 +250,13 @@ static int stack_index(lua_State *L)
             lua_rawgeti(L, -1, key[0] == 'c' ? UV_CLIENT : UV_OWNER);
             return 1;
         }
+        /* methods before the extras: one lookup on every method call, and no listing
+         * field can hide a method */
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+        if (!lua_isnil(L, -1))
+            return 1;
+        lua_pop(L, 1);
         /* read-only extras a listing filled (description, create_time, ...) */
         rfs_getuservalue(L, 1);
         lua_rawgeti(L, -1, UV_FIELDS);
