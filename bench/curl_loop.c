@@ -1,7 +1,9 @@
 /* The practical limit of the request path: the same signed GET in a plain C
  * libcurl loop over one keep-alive connection. Like lua-rfs it signs every
  * call afresh (with lua-rfs's own C signer, the fastest one we have), with a
- * new Client-Request-Id; it skips everything else (JSON, errors, Lua).
+ * new Client-Request-Id, and sends the same bytes (bench/run passes the URL
+ * lua-rfs reads once it knows the stack's id, ?stack_id= included; the same
+ * User-Agent); it skips everything else (JSON, errors, Lua).
  * With "nosign" it signs once before the loop and sends those same headers every time:
  * the libcurl exchange alone, so that the cost of signing and decoding shows.
  *   curl_loop URL SECONDS [nosign] -> prints calls per second */
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
         list = curl_slist_append(list, "X-Project-Id: proj123");
         list = curl_slist_append(list, line_date);
         list = curl_slist_append(list, line_auth);
+        list = curl_slist_append(list, "User-Agent: lua-rfs/0.1");
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
         if (curl_easy_perform(c) != CURLE_OK)
             return 1;
