@@ -17,7 +17,7 @@ endif
 
 VARIANT ?=
 BUILD := build/$(LUA)$(VARIANT)
-SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/display.c src/client.c src/stack.c src/core.c
+SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/display.c src/client.c src/stack.c src/json.c src/core.c
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard src/*.h)
 CORE := $(BUILD)/rfs/core.so
