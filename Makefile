@@ -124,7 +124,7 @@ fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
 SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
-  spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua
+  spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua spec/json_spec.lua
 sanitize: deps-check
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
