@@ -112,9 +112,15 @@ $(FUZZ_DIR)/fuzz_headers: spec/fuzz/fuzz_headers.c src/headers.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined spec/fuzz/fuzz_headers.c src/headers.c -o $@
 
+# The JSON decoder runs in a real lua_State: link liblua5.4 into the harness (never into the module).
+$(FUZZ_DIR)/fuzz_json: spec/fuzz/fuzz_json.c src/json.c $(HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags lua5.4) \
+	  spec/fuzz/fuzz_json.c src/json.c -o $@ $(shell pkg-config --libs lua5.4)
+
 # Each harness gets FUZZ_SECONDS; the corpus grows in build/fuzz/<harness>-corpus.
-fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
-	@rc=0; for h in sign:corpus headers:headers_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
+fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers $(FUZZ_DIR)/fuzz_json
+	@rc=0; for h in sign:corpus headers:headers_corpus json:json_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
 	  mkdir -p $(FUZZ_DIR)/$$name-corpus; \
 	  $(FUZZ_DIR)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	    $(FUZZ_DIR)/$$name-corpus $$seeds > $(FUZZ_DIR)/$$name.log 2>&1; r=$$?; \
