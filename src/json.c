@@ -203,6 +203,32 @@ static int parse_number(json_parser *P)
 
 /* ---- strings ---------------------------------------------------------------------- */
 
+/* The first '"' or '\\' from q on, or end. Eight bytes at a time while eight remain: a
+ * word holds one of them when the word XOR eight '"' (or eight '\\') has a zero byte. */
+static const char *string_stop(const char *q, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - q >= 8) {
+        uint64_t x, a, b, hit;
+        memcpy(&x, q, 8);
+        a = x ^ 0x2222222222222222ULL; /* '"' */
+        b = x ^ 0x5C5C5C5C5C5C5C5CULL; /* '\\' */
+        hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+        if (hit) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* the lowest flagged byte is exact (a false flag only follows a true one) */
+            return q + (__builtin_ctzll(hit) >> 3);
+#else
+            break;
+#endif
+        }
+        q += 8;
+    }
+    while (q < end && *q != '"' && *q != '\\')
+        q++;
+    return q;
+}
+
 static int hex4(const char *p)
 {
     int i, v = 0;
@@ -277,8 +303,7 @@ static __attribute__((noinline)) int parse_escaped_string(json_parser *P, const 
 
     luaL_buffinit(L, &b);
     for (;;) {
-        while (q < end && *q != '"' && *q != '\\')
-            q++;
+        q = string_stop(q, end);
         luaL_addlstring(&b, run, (size_t)(q - run));
         if (q >= end)
             break;
@@ -320,9 +345,7 @@ static __attribute__((noinline)) int parse_escaped_string(json_parser *P, const 
 
 static int parse_string(json_parser *P)
 {
-    const char *q = P->p + 1, *end = P->end;
-    while (q < end && *q != '"' && *q != '\\')
-        q++;
+    const char *q = string_stop(P->p + 1, P->end), *end = P->end;
     if (q < end && *q == '"') { /* no escape: straight from the input */
         lua_pushlstring(P->L, P->p + 1, (size_t)(q - P->p - 1));
         P->p = q + 1;
