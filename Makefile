@@ -17,7 +17,7 @@ endif
 
 VARIANT ?=
 BUILD := build/$(LUA)$(VARIANT)
-SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/display.c src/client.c src/stack.c src/core.c
+SRCS := src/buf.c src/sign.c src/headers.c src/http.c src/display.c src/client.c src/stack.c src/json.c src/core.c
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 HDRS := $(wildcard src/*.h)
 CORE := $(BUILD)/rfs/core.so
@@ -112,9 +112,15 @@ $(FUZZ_DIR)/fuzz_headers: spec/fuzz/fuzz_headers.c src/headers.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined spec/fuzz/fuzz_headers.c src/headers.c -o $@
 
+# The JSON decoder runs in a real lua_State: link liblua5.4 into the harness (never into the module).
+$(FUZZ_DIR)/fuzz_json: spec/fuzz/fuzz_json.c src/json.c $(HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags lua5.4) \
+	  spec/fuzz/fuzz_json.c src/json.c -o $@ $(shell pkg-config --libs lua5.4)
+
 # Each harness gets FUZZ_SECONDS; the corpus grows in build/fuzz/<harness>-corpus.
-fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
-	@rc=0; for h in sign:corpus headers:headers_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
+fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers $(FUZZ_DIR)/fuzz_json
+	@rc=0; for h in sign:corpus headers:headers_corpus json:json_corpus; do name=$${h%%:*}; seeds=spec/fuzz/$${h#*:}; \
 	  mkdir -p $(FUZZ_DIR)/$$name-corpus; \
 	  $(FUZZ_DIR)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	    $(FUZZ_DIR)/$$name-corpus $$seeds > $(FUZZ_DIR)/$$name.log 2>&1; r=$$?; \
@@ -124,7 +130,7 @@ fuzz: deps-check $(FUZZ_DIR)/fuzz_sign $(FUZZ_DIR)/fuzz_headers
 
 # The C core with ASan+UBSan, loaded into the ordinary lua5.4 by preloading the runtimes.
 SAN_SPECS ?= spec/client_spec.lua spec/sign_spec.lua spec/integration_spec.lua spec/bad_input_spec.lua \
-  spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua
+  spec/faults_spec.lua spec/tls_spec.lua spec/curl_transport_spec.lua spec/json_spec.lua
 sanitize: deps-check
 	@$(MAKE) --no-print-directory LUA=lua5.4 VARIANT=-asan EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 	@LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \

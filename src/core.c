@@ -353,6 +353,7 @@ int luaopen_rfs_core(lua_State *L)
         { "watch_signals", core_watch_signals },
         { "signalled", core_signalled },
         { "file_mode", rfs_file_mode },
+        { "json_decode", rfs_json_decode },
         { NULL, NULL },
     };
 

@@ -57,6 +57,9 @@ void rfs_stack_register(lua_State *L);
 int rfs_stack_new(lua_State *L);
 int rfs_object_new(lua_State *L);
 
+/* json.c: core.json_decode(s) -> value | nil, message */
+int rfs_json_decode(lua_State *L);
+
 /* headers.c: a Lua table of headers as an rfs_header array (valid while the table is on the stack) */
 size_t rfs_headers_from_table(lua_State *L, int idx, rfs_header *out, size_t max, const char *argname);
 

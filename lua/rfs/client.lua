@@ -25,6 +25,7 @@ local credentials = require "rfs.credentials"
 local regions = require "rfs.regions"
 
 local client = {}
+local json_decode = core.json_decode
 
 local OPTIONS = {
   region = "string", endpoint = "string", project_id = "string",
@@ -302,12 +303,12 @@ local function strip_nulls(v)
   return v
 end
 
+--- A response body as Lua values: strict JSON, members whose value is null left out,
+--  a null array element a hole; "" -> {}; a body that is not JSON -> nil, message.
 function client.decode(body)
   if body == nil or body == "" then return {} end
-  local v, err = cjson.decode(body)
-  if v == nil then return nil, err end
-  if not body:find("null", 1, true) then return v end -- nothing to strip: the usual case
-  return strip_nulls(v)
+  if type(body) ~= "string" then return nil, "the transport returned a " .. type(body) .. " body, not a string" end
+  return json_decode(body)
 end
 
 -- Errors from responses ----------------------------------------------------------
