@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -461,30 +462,51 @@ int rfs_file_mode(lua_State *L)
     return 1;
 }
 
+/* Whether a header named like h (case aside) comes before `before` in the block. */
+static int seen_before(const char *block, const char *before, const rfs_header *h)
+{
+    const char *p = block;
+    rfs_header e;
+    while (p < before && rfs_header_next(&p, before, &e))
+        if (e.name_len == h->name_len && strncasecmp(e.name, h->name, h->name_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* "Name: value\r\n" lines -> { ["name"] = "value" } (repeated names joined with ", "). */
 void rfs_push_headers(lua_State *L, const char *block, size_t len)
 {
-    const char *p = block, *end = block + len;
+    const char *p = block, *end = block + len, *line;
     rfs_header h;
     char name[RFS_MAX_HEADER_NAME];
-    size_t i;
+    size_t i, n = 0;
 
     lua_createtable(L, 0, 8); /* a usual answer has fewer: no rehash while it fills */
     if (p == NULL)
         return;
-    while (rfs_header_next(&p, end, &h)) {
+    for (line = p; rfs_header_next(&p, end, &h); line = p) {
         for (i = 0; i < h.name_len; i++)
             name[i] = (char)((h.name[i] >= 'A' && h.name[i] <= 'Z') ? h.name[i] + 32 : h.name[i]);
         lua_pushlstring(L, name, h.name_len);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_pushlstring(L, h.value, h.value_len);
+        /* A name seen before (rare: Set-Cookie, Vary) is joined to what the table has.
+         * The first lines are compared in C, cheaper than a table lookup each; past 16
+         * the table is asked (a block of thousands of tiny lines stays linear). */
+        if (++n > 16) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+        } else if (seen_before(block, line, &h)) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
         } else {
+            lua_pushnil(L);
+        }
+        if (!lua_isnil(L, -1)) {
             lua_pushliteral(L, ", ");
             lua_pushlstring(L, h.value, h.value_len);
             lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, h.value, h.value_len);
         }
         lua_rawset(L, -3);
     }
