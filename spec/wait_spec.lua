@@ -219,6 +219,51 @@ describe("rfs.wait_all", function()
     end
   end)
 
+  -- The arithmetic a user can do with rate = R and N stacks: between two reads of one stack
+  -- every other stack is read at most once more, and a read of a stack costs at most three
+  -- requests (its metadata; then, when the final state it shows may still be the previous
+  -- deployment's, the deployment's events and the metadata again). So once deployments end,
+  -- each is seen within the longer of the poll interval and 3 * N / R seconds.
+  local function finishing_round(on_progress)
+    local N, R = 40, 1
+    local w = inproc.new{ queue_seconds = 0.1 }
+    local c = w:client()
+    local stacks, ends = {}, {}
+    for i = 1, N do
+      -- deployments of 3 to 30 s: the first round of reads (40 s at one request a second)
+      -- finds a few still running and most already finished, as the scale bench does
+      local d = 3 + (i * 11) % 28
+      w:seed{ stack_name = "f" .. i, status = "DEPLOYMENT_FAILED", deploy_seconds = d, outcome = "success",
+              resources = { "vpc", "ecs" } }
+      stacks[i] = c:stack("f" .. i)
+      assert(stacks[i]:continue_deploy())
+      ends[i] = w.t + 0.1 + d
+    end
+    local before, t0 = #w:requests(), w.t
+    local results, summary = rfs.wait_all(stacks, { sleep = w.sleep, clock = w.clock, rate = R,
+                                                    on_progress = on_progress })
+    assert.same({ ok = N, failed = 0, errors = 0 }, summary)
+    local longest = 0
+    for i = 1, N do longest = math.max(longest, ends[i] - t0) end
+    local bound = math.max(math.min(30, math.max(2, longest * 0.25)), 3 * N / R)
+    for i, r in ipairs(results) do
+      local late = t0 + r.elapsed - ends[i]
+      assert.is_true(late >= 0 and late <= bound,
+                     ("%s seen %.1f s after its deployment ended (bound %.1f s)"):format(r.stack, late, bound))
+    end
+    local reads = #w:requests() - before
+    assert.is_true(reads <= 1 + R * (w.t - t0), reads .. " reads in " .. (w.t - t0) .. " s")
+  end
+
+  it("sees every deployment of the round in which most of them end within 3 reads of each stack at the rate",
+     function() finishing_round() end)
+
+  it("keeps to the same bound while it hands the deployments' events to on_progress", function()
+    local events = 0
+    finishing_round(function(p) if p.type == "event" then events = events + 1 end end)
+    assert.is_true(events >= 40 * 2, events .. " events shown")
+  end)
+
   it("refuses a rate that is not a positive number, naming the option", function()
     local w = inproc.new{}
     local stack = w:client():stack("x1")
