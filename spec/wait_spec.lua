@@ -151,6 +151,24 @@ describe("stack:wait", function()
     assert.equal("auth", err.kind)
   end)
 
+  it("counts and paces every page of a deployment's events, not only the first", function()
+    local resources = {}
+    for i = 1, 60 do resources[i] = "r" .. i end -- some 120 events: two pages
+    local w, stack = world{ deploy_seconds = 600, resources = resources }
+    assert(stack:continue_deploy())
+    local before, t0 = api_calls(w), w.t
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock, rate = 1, on_progress = function() end })
+    assert.is_true(res.ok)
+    local log, second_pages = w:requests(), 0
+    for i = before + 1, #log do
+      if log[i].path:match("/events$") and (log[i].query or ""):match("marker=") then second_pages = second_pages + 1 end
+    end
+    assert.is_true(second_pages > 0, "no second page of events was read")
+    local calls = #log - before
+    assert.equal(calls, res.polls)
+    assert.is_true(calls <= 1 + (w.t - t0), calls .. " requests in " .. (w.t - t0) .. " s at one a second")
+  end)
+
   it("refuses unknown options", function()
     local _, stack = world{}
     assert.error_matches(function() stack:wait{ timeot = 5 } end, "unknown option 'timeot'")

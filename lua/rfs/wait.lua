@@ -198,11 +198,15 @@ end
 -- its deadline (the client's policy knows no deadline, and both would multiply).
 local READ_ONCE = { no_retry = true }
 
-function Waiter:read(fn)
+-- One request: counted in polls, and paced when the wait has a rate.
+function Waiter:request()
   self.polls = self.polls + 1
-  return retry.call(function(attempt)
-    if attempt > 1 then self.polls = self.polls + 1 end
-    if self.pace then self.pace:take(self.sleep, self.clock) end
+  if self.pace then self.pace:take(self.sleep, self.clock) end
+end
+
+function Waiter:read(fn)
+  return retry.call(function()
+    self:request()
     return fn()
   end, self.policy)
 end
@@ -210,9 +214,11 @@ end
 -- New events of the deployment, oldest first, each handed to on_progress once.
 function Waiter:follow_events()
   if not self.deployment_id then return {} end
+  -- a deployment with more events than one page holds costs a request per page
+  local next_page = function() self:request() end
   local list, err = self:read(function()
     return stack_ops.read_events(self.stack, { deployment_id = self.deployment_id, deadline = self.deadline,
-                                               clock = self.clock }, READ_ONCE)
+                                               clock = self.clock, before_page = next_page }, READ_ONCE)
   end)
   if not list then return nil, err end
   local fresh = {}
