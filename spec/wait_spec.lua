@@ -115,6 +115,20 @@ describe("stack:wait", function()
     assert.is_true(res.elapsed < 1, "a finished deployment should be recognised at the first poll")
   end)
 
+  it("reports the failures of a deployment first seen already failed in three requests", function()
+    local w, stack = world{ deploy_seconds = 120, outcome = "fail" }
+    local dep = assert(stack:continue_deploy())
+    w.t = w.t + 1000 -- it failed before the wait began: its metadata, its events, its metadata again
+    local before = api_calls(w)
+    local res = assert(stack:wait{ deployment_id = dep.deployment_id, sleep = w.sleep, clock = w.clock })
+    assert.is_false(res.ok)
+    assert.equal("DEPLOYMENT_FAILED", res.status)
+    assert.equal("ecs", res.failures[1].resource_name)
+    assert.matches("quota exceeded", res.failures[1].event_message)
+    assert.equal(3, api_calls(w) - before)
+    assert.equal(3, res.polls)
+  end)
+
   it("hands each event of the deployment to on_progress exactly once, oldest first", function()
     local w, stack = world{ deploy_seconds = 600, resources = { "vpc", "subnet", "ecs", "eip" } }
     local dep = assert(stack:continue_deploy())

@@ -335,9 +335,11 @@ function Waiter:poll()
   if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
   local ran = final and self:ran(meta, had_events)
-  -- a final state that has not moved since the events were last read (same state, same
-  -- update_time): the deployment ended before them, so they are already its last events
-  local events_current = final and events_after and self.meta_seen ~= nil and self.meta_seen == before
+  -- a final state that has not moved since the deployment's events were read (same state,
+  -- same update_time): the deployment ended before them, so they are already its last
+  -- events. (Events still empty are read again: the deployment may not have started.)
+  local events_current = final and events_after and had_events and self.meta_seen ~= nil
+    and self.meta_seen == before
   -- at a final state the deployment's last events are read too, so a quick deployment that
   -- ran between two polls still shows what it did (to on_progress, and in a failure's result)
   local due_events = self.deployment_id and not events_current and (previous ~= meta.status
