@@ -493,14 +493,22 @@ describe("stack:wait after create, deploy and delete", function()
     t:push(201, { stack_id = ID, deployment_id = DEP })
     local s = assert(c:create_stack("web", { template_body = "a" }))
     t:push(200, meta("DEPLOYMENT_IN_PROGRESS"))
+    t:push(200, { stack_events = { { event_type = "LOG", event_message = "Creating required resource now" } } })
     t:push(200, meta("DEPLOYMENT_COMPLETE", "2026-11-24T02:00:00Z"))
-    t:push(200, { stack_events = { { event_type = "SUMMARY", event_message = "Apply complete!" } } })
-    local res = assert(s:wait{ clock = clock, sleep = sleep })
+    t:push(200, { stack_events = { { event_type = "SUMMARY", event_message = "Apply complete!" },
+                                   { event_type = "LOG", event_message = "Creating required resource now" } } })
+    local events = {}
+    local res = assert(s:wait{ clock = clock, sleep = sleep, on_progress = function(p)
+      if p.type == "event" then events[#events + 1] = p.event.event_message end
+    end })
     assert.is_true(res.ok)
     assert.equal("DEPLOYMENT_COMPLETE", res.status)
     assert.equal("create", res.operation)
     assert.equal(DEP, res.deployment_id)
-    assert.truthy(t.requests[4].url:find("/events?deployment_id=" .. DEP, 1, true))
+    -- the events shown are the create's own deployment's
+    assert.truthy(t.requests[3].url:find("/events?deployment_id=" .. DEP, 1, true))
+    assert.truthy(t.requests[5].url:find("/events?deployment_id=" .. DEP, 1, true))
+    assert.same({ "Creating required resource now", "Apply complete!" }, events)
   end)
 
   it("reports a deploy that auto-rollback undid as not ok, rolled back", function()

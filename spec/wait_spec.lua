@@ -115,6 +115,20 @@ describe("stack:wait", function()
     assert.is_true(res.elapsed < 1, "a finished deployment should be recognised at the first poll")
   end)
 
+  it("reports the failures of a deployment first seen already failed in three requests", function()
+    local w, stack = world{ deploy_seconds = 120, outcome = "fail" }
+    local dep = assert(stack:continue_deploy())
+    w.t = w.t + 1000 -- it failed before the wait began: its metadata, its events, its metadata again
+    local before = api_calls(w)
+    local res = assert(stack:wait{ deployment_id = dep.deployment_id, sleep = w.sleep, clock = w.clock })
+    assert.is_false(res.ok)
+    assert.equal("DEPLOYMENT_FAILED", res.status)
+    assert.equal("ecs", res.failures[1].resource_name)
+    assert.matches("quota exceeded", res.failures[1].event_message)
+    assert.equal(3, api_calls(w) - before)
+    assert.equal(3, res.polls)
+  end)
+
   it("hands each event of the deployment to on_progress exactly once, oldest first", function()
     local w, stack = world{ deploy_seconds = 600, resources = { "vpc", "subnet", "ecs", "eip" } }
     local dep = assert(stack:continue_deploy())
@@ -149,6 +163,24 @@ describe("stack:wait", function()
     local res, err = stack:wait{ sleep = w.sleep, clock = w.clock }
     assert.is_nil(res)
     assert.equal("auth", err.kind)
+  end)
+
+  it("counts and paces every page of a deployment's events, not only the first", function()
+    local resources = {}
+    for i = 1, 60 do resources[i] = "r" .. i end -- some 120 events: two pages
+    local w, stack = world{ deploy_seconds = 600, resources = resources }
+    assert(stack:continue_deploy())
+    local before, t0 = api_calls(w), w.t
+    local res = assert(stack:wait{ sleep = w.sleep, clock = w.clock, rate = 1, on_progress = function() end })
+    assert.is_true(res.ok)
+    local log, second_pages = w:requests(), 0
+    for i = before + 1, #log do
+      if log[i].path:match("/events$") and (log[i].query or ""):match("marker=") then second_pages = second_pages + 1 end
+    end
+    assert.is_true(second_pages > 0, "no second page of events was read")
+    local calls = #log - before
+    assert.equal(calls, res.polls)
+    assert.is_true(calls <= 1 + (w.t - t0), calls .. " requests in " .. (w.t - t0) .. " s at one a second")
   end)
 
   it("refuses unknown options", function()
@@ -217,6 +249,51 @@ describe("rfs.wait_all", function()
     for window, n in pairs(per_window) do
       assert.is_true(n <= 2 * 10 + 2, n .. " reads in the 10 s from " .. window * 10 .. " s")
     end
+  end)
+
+  -- The arithmetic a user can do with rate = R and N stacks: between two reads of one stack
+  -- every other stack is read at most once more, and a read of a stack costs at most three
+  -- requests (its metadata; then, when the final state it shows may still be the previous
+  -- deployment's, the deployment's events and the metadata again). So once deployments end,
+  -- each is seen within the longer of the poll interval and 3 * N / R seconds.
+  local function finishing_round(on_progress)
+    local N, R = 40, 1
+    local w = inproc.new{ queue_seconds = 0.1 }
+    local c = w:client()
+    local stacks, ends = {}, {}
+    for i = 1, N do
+      -- deployments of 3 to 30 s: the first round of reads (40 s at one request a second)
+      -- finds a few still running and most already finished, as the scale bench does
+      local d = 3 + (i * 11) % 28
+      w:seed{ stack_name = "f" .. i, status = "DEPLOYMENT_FAILED", deploy_seconds = d, outcome = "success",
+              resources = { "vpc", "ecs" } }
+      stacks[i] = c:stack("f" .. i)
+      assert(stacks[i]:continue_deploy())
+      ends[i] = w.t + 0.1 + d
+    end
+    local before, t0 = #w:requests(), w.t
+    local results, summary = rfs.wait_all(stacks, { sleep = w.sleep, clock = w.clock, rate = R,
+                                                    on_progress = on_progress })
+    assert.same({ ok = N, failed = 0, errors = 0 }, summary)
+    local longest = 0
+    for i = 1, N do longest = math.max(longest, ends[i] - t0) end
+    local bound = math.max(math.min(30, math.max(2, longest * 0.25)), 3 * N / R)
+    for i, r in ipairs(results) do
+      local late = t0 + r.elapsed - ends[i]
+      assert.is_true(late >= 0 and late <= bound,
+                     ("%s seen %.1f s after its deployment ended (bound %.1f s)"):format(r.stack, late, bound))
+    end
+    local reads = #w:requests() - before
+    assert.is_true(reads <= 1 + R * (w.t - t0), reads .. " reads in " .. (w.t - t0) .. " s")
+  end
+
+  it("sees every deployment of the round in which most of them end within 3 reads of each stack at the rate",
+     function() finishing_round() end)
+
+  it("keeps to the same bound while it hands the deployments' events to on_progress", function()
+    local events = 0
+    finishing_round(function(p) if p.type == "event" then events = events + 1 end end)
+    assert.is_true(events >= 40 * 2, events .. " events shown")
   end)
 
   it("refuses a rate that is not a positive number, naming the option", function()

@@ -286,7 +286,8 @@ function stack.filter_problem(filter)
   return nil
 end
 
--- call_opts as for read_metadata; opts already checked.
+-- call_opts as for read_metadata; opts already checked. opts.before_page(), when given, is
+-- called before each page after the first (a rate that counts requests takes one for each).
 local function read_events(self, opts, call_opts)
   local clock = opts.clock
   if opts.deadline and not clock then
@@ -297,6 +298,7 @@ local function read_events(self, opts, call_opts)
                   field = opts.field, limit = opts.limit, marker = opts.marker }
   local out, seen, pages, bytes = setmetatable({}, Events), {}, 0, 0
   while true do
+    if pages > 0 and opts.before_page then opts.before_page() end
     local list, next_marker = events_page(self, query, call_opts)
     if not list then return nil, next_marker end
     pages = pages + 1

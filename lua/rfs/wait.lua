@@ -198,11 +198,15 @@ end
 -- its deadline (the client's policy knows no deadline, and both would multiply).
 local READ_ONCE = { no_retry = true }
 
-function Waiter:read(fn)
+-- One request: counted in polls, and paced when the wait has a rate.
+function Waiter:request()
   self.polls = self.polls + 1
-  return retry.call(function(attempt)
-    if attempt > 1 then self.polls = self.polls + 1 end
-    if self.pace then self.pace:take(self.sleep, self.clock) end
+  if self.pace then self.pace:take(self.sleep, self.clock) end
+end
+
+function Waiter:read(fn)
+  return retry.call(function()
+    self:request()
     return fn()
   end, self.policy)
 end
@@ -210,9 +214,11 @@ end
 -- New events of the deployment, oldest first, each handed to on_progress once.
 function Waiter:follow_events()
   if not self.deployment_id then return {} end
+  -- a deployment with more events than one page holds costs a request per page
+  local next_page = function() self:request() end
   local list, err = self:read(function()
     return stack_ops.read_events(self.stack, { deployment_id = self.deployment_id, deadline = self.deadline,
-                                               clock = self.clock }, READ_ONCE)
+                                               clock = self.clock, before_page = next_page }, READ_ONCE)
   end)
   if not list then return nil, err end
   local fresh = {}
@@ -255,18 +261,23 @@ function Waiter:ran(meta, had_events)
   return self.clock() - self.start >= self.settle
 end
 
-function Waiter:finish(meta)
-  local outcomes = OUTCOMES[self.operation]
-  local ok = outcomes[meta.status] == true or (self.operation == "delete" and meta.status == "DELETED")
+function Waiter:succeeded(status)
+  return OUTCOMES[self.operation][status] == true or (self.operation == "delete" and status == "DELETED")
+end
+
+-- seen_at: when the metadata that showed the final state was read (the result's elapsed);
+-- events_current: the deployment's events were read after it, so a failure's are at hand.
+function Waiter:finish(meta, seen_at, events_current)
+  local ok = self:succeeded(meta.status)
   local res = setmetatable({
     ok = ok, status = meta.status, operation = self.operation, deployment_id = self.deployment_id,
-    elapsed = self.clock() - self.start, polls = self.polls, stack = self.label,
+    elapsed = (seen_at or self.clock()) - self.start, polls = self.polls, stack = self.label,
     status_message = meta.status_message,
     rolled_back = DEPLOYS[self.operation] == true and meta.status == "ROLLBACK_COMPLETE",
     failures = {},
   }, Result)
   if not ok and self.deployment_id then
-    self:follow_events()
+    if not events_current then self:follow_events() end
     res.failures = self:failures()
     res.polls = self.polls
   end
@@ -297,34 +308,56 @@ end
 
 --- One poll. Returns true, result | true, nil, err when done; false when more polls are due
 --  (self.next_at says when).
+--
+--  A poll reads the metadata, and the deployment's events only when something needs them:
+--  on_progress (every events_every polls and at each change of state), the evidence that a
+--  final state is this deployment's (then the metadata is read again at once), and the
+--  failures of a deployment that failed. So a stack costs at most three reads a poll
+--  (metadata, events, metadata), which is what a wait_all with a rate can count on.
 function Waiter:poll()
   local had_events = (self.events_total or 0) > 0
+  -- the events read after the previous metadata, and what that metadata showed
+  local events_after, before = self.events_after_meta, self.meta_seen
+  self.events_after_meta = false
   local meta, err = self:read(function() return self.read_status(READ_ONCE) end)
+  local seen_at = self.clock()
   if not meta and err.kind == "not_found" and self.operation == "delete" then
     self:progress{ type = "status", status = "DELETED", previous = self.status }
-    return true, self:finish{ status = "DELETED" }
+    return true, self:finish({ status = "DELETED" }, seen_at)
   end
   if not meta then return true, nil, err end
   local previous = self.status
   self.status = meta.status
   self.first_update_time = self.first_update_time or meta.update_time
+  self.meta_seen = meta.update_time ~= nil and (meta.status .. "\0" .. tostring(meta.update_time)) or nil
   local final = self.final[meta.status]
   -- until it is gone, a deleted stack shows its old final state: only DELETION_FAILED ends the wait
   if self.operation == "delete" then final = meta.status == "DELETION_FAILED" end
   if not final then self.saw_in_progress = true end
+  local ran = final and self:ran(meta, had_events)
+  -- a final state that has not moved since the deployment's events were read (same state,
+  -- same update_time): the deployment ended before them, so they are already its last
+  -- events. (Events still empty are read again: the deployment may not have started.)
+  local events_current = final and events_after and had_events and self.meta_seen ~= nil
+    and self.meta_seen == before
   -- at a final state the deployment's last events are read too, so a quick deployment that
-  -- ran between two polls still shows what it did
-  local due_events = self.deployment_id and (previous ~= meta.status or self.polls % self.events_every == 0
-    or final)
-  if due_events and (self.on_progress or final) then
+  -- ran between two polls still shows what it did (to on_progress, and in a failure's result)
+  local due_events = self.deployment_id and not events_current and (previous ~= meta.status
+    or self.polls % self.events_every == 0 or final)
+  local need = self.on_progress or (final and not ran) or (ran and not self:succeeded(meta.status))
+  if due_events and need then
     local _, eerr = self:follow_events()
     if eerr and eerr.kind ~= "not_found" then return true, nil, eerr end
+    if not eerr then
+      self.events_after_meta = true
+      events_current = final
+    end
   end
   -- the events that led to a state come before the state itself
   if previous ~= meta.status then
     self:progress{ type = "status", status = meta.status, previous = previous }
   end
-  if final and self:ran(meta, had_events) then return true, self:finish(meta) end
+  if ran then return true, self:finish(meta, seen_at, events_current) end
   local now = self.clock()
   if now >= self.deadline then return true, nil, self:timeout_error() end
   if final and self.deployment_id and (self.events_total or 0) > 0 then
