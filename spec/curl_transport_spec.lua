@@ -183,32 +183,10 @@ print(tostring(err))
     return server, port
   end
 
-  -- Serves what arrives at the proxy for up to `seconds`: the request line of each request.
-  local function serve(server, pid, seconds)
-    local lines, waited = {}, 0
-    while waited < seconds and alive(pid) do
-      local conn = server:accept()
-      if conn then
-        conn:settimeout(2)
-        local line = conn:receive("*l")
-        lines[#lines + 1] = line
-        repeat local h = conn:receive("*l") until not h or h == ""
-        local body = '{"error_code":"PROXY.0001","error_msg":"answered by the proxy"}'
-        conn:send("HTTP/1.1 418 I'm a proxy\r\nContent-Type: application/json\r\nContent-Length: " .. #body
-                  .. "\r\nConnection: close\r\n\r\n" .. body)
-        conn:close()
-      else
-        waited = waited + 0.05
-      end
-    end
-    return lines
-  end
-
-  -- Records the head of every request for up to `seconds` and answers it, closing the
-  -- connection: a GET with a failed stack's metadata, anything else with a 418.
-  local function record_heads(server, pid, seconds)
-    local heads, waited = {}, 0
-    local meta = '{"stack_id":"1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3","stack_name":"s1","status":"DEPLOYMENT_FAILED"}'
+  -- Hands every connection that arrives for up to `seconds` (while the child lives) to
+  -- handle(conn, head), head being the request line and header lines; then closes it.
+  local function accept_each(server, pid, seconds, handle)
+    local waited = 0
     while waited < seconds and alive(pid) do
       local conn = server:accept()
       if conn then
@@ -218,19 +196,42 @@ print(tostring(err))
           local h = conn:receive("*l")
           head[#head + 1] = h
         until not h or h == ""
-        heads[#heads + 1] = head
-        local length = 0
-        for _, h in ipairs(head) do length = tonumber(h:lower():match("^content%-length:%s*(%d+)")) or length end
-        if length > 0 then conn:receive(length) end
-        local body = head[1]:match("^GET ") and meta or '{"error_code":"X.0001","error_msg":"recorded"}'
-        conn:send((head[1]:match("^GET ") and "HTTP/1.1 200 OK" or "HTTP/1.1 418 Teapot")
-                  .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body
-                  .. "\r\nConnection: close\r\n\r\n" .. body)
+        handle(conn, head)
         conn:close()
       else
         waited = waited + 0.05
       end
     end
+  end
+
+  -- Serves what arrives at the proxy for up to `seconds`: the request line of each request.
+  local function serve(server, pid, seconds)
+    local lines = {}
+    accept_each(server, pid, seconds, function(conn, head)
+      lines[#lines + 1] = head[1]
+      local body = '{"error_code":"PROXY.0001","error_msg":"answered by the proxy"}'
+      conn:send("HTTP/1.1 418 I'm a proxy\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+                .. "\r\nConnection: close\r\n\r\n" .. body)
+    end)
+    return lines
+  end
+
+  -- Records the head of every request for up to `seconds` and answers it: a GET with a
+  -- failed stack's metadata, anything else with a 418.
+  local function record_heads(server, pid, seconds)
+    local heads = {}
+    local meta = '{"stack_id":"1b15e005-bdbb-4bd7-8f9a-a09b6774b4b3","stack_name":"s1","status":"DEPLOYMENT_FAILED"}'
+    accept_each(server, pid, seconds, function(conn, head)
+      heads[#heads + 1] = head
+      local length = 0
+      for _, h in ipairs(head) do length = tonumber(h:lower():match("^content%-length:%s*(%d+)")) or length end
+      if length > 0 then conn:receive(length) end
+      local get = head[1] and head[1]:match("^GET ")
+      local body = get and meta or '{"error_code":"X.0001","error_msg":"recorded"}'
+      conn:send((get and "HTTP/1.1 200 OK" or "HTTP/1.1 418 Teapot")
+                .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+                .. "\r\nConnection: close\r\n\r\n" .. body)
+    end)
     return heads
   end
 
