@@ -142,6 +142,17 @@ describe("rfs.transport.ngx against a hostile server", function()
     assert.equal("lf", out.headers["x-bare"])
   end)
 
+  it("ends the header block at the first blank line, LF or CR LF, however the bytes arrive", function()
+    local out = call("mixed-lf")[1]
+    assert.equal(200, out.status, out.message)
+    assert.equal("ab\r\n\r\ncd", out.body)
+    assert.equal("yes", out.headers["x-mixed"])
+    out = call("trickle-bare-lf", { timeout = 10 })[1]
+    assert.equal(200, out.status, out.message)
+    assert.equal("ok", out.body)
+    assert.equal("lf", out.headers["x-slow"])
+  end)
+
   describe("reads a body with no length up to the close", function()
     it("and returns it", function()
       local out = call("to-close")[1]

@@ -58,6 +58,8 @@ local SCENARIOS = {
   ["interim"] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
     .. ok_response("final", "X-Final: yes\r\n"),
   ["bare-lf"] = "HTTP/1.1 200 OK\nContent-Length: 5\nX-Bare: lf\n\nhello",
+  -- fields ended by a bare LF, the blank line by CR LF; the body holds a CRLF CRLF of its own
+  ["mixed-lf"] = "HTTP/1.1 200 OK\nContent-Length: 8\nX-Mixed: yes\n\r\nab\r\n\r\ncd",
   ["to-close"] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread until the server closes",
   ["garbage"] = "this is not HTTP at all\r\n\r\n",
   ["bad-status"] = "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
@@ -83,6 +85,9 @@ local SCENARIOS = {
   ["trickle-body"] = function(sock)
     sock:send("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
     trickle(sock, ("b"):rep(40), 0.05)
+  end,
+  ["trickle-bare-lf"] = function(sock)
+    trickle(sock, "HTTP/1.1 200 OK\nX-Slow: lf\nContent-Length: 2\n\nok", 0.02)
   end,
   ["trickle-head"] = function(sock)
     trickle(sock, "HTTP/1.1 200 OK\r\nX-Slow: " .. ("h"):rep(20) .. "\r\nContent-Length: 2\r\n\r\nok", 0.05)

@@ -83,13 +83,26 @@ local function read_failed(err)
   return nil, kind_of(err), "reading the response failed: " .. tostring(err)
 end
 
+-- Where the first blank line (LF LF or LF CR LF) after `from` is: s, e | nil. A plain
+-- search from line end to line end: the pattern "\n\r?\n" is tried at every byte and
+-- costs more than the rest of reading a response.
+local function blank_line(buf, from)
+  local i = find(buf, "\n", from, true)
+  while i do
+    local c = byte(buf, i + 1)
+    if c == 10 then return i, i + 1 end
+    if c == 13 and byte(buf, i + 2) == 10 then return i, i + 2 end
+    i = find(buf, "\n", i + 1, true)
+  end
+end
+
 -- The next header block: status line and fields up to the blank line, lines ended by CRLF
 -- or a bare LF (as curl accepts). Returns the block without the blank line.
 local function read_head(r)
   local buf, pos = r.buf, r.pos
   local from = pos
   while true do
-    local s, e = find(buf, "\n\r?\n", from)
+    local s, e = blank_line(buf, from)
     if s then
       r.buf, r.pos = buf, e + 1
       return sub(buf, pos, s)
