@@ -142,6 +142,17 @@ describe("rfs.transport.ngx against a hostile server", function()
     assert.equal("lf", out.headers["x-bare"])
   end)
 
+  it("ends the header block at the first blank line, LF or CR LF, however the bytes arrive", function()
+    local out = call("mixed-lf")[1]
+    assert.equal(200, out.status, out.message)
+    assert.equal("ab\r\n\r\ncd", out.body)
+    assert.equal("yes", out.headers["x-mixed"])
+    out = call("trickle-bare-lf", { timeout = 10 })[1]
+    assert.equal(200, out.status, out.message)
+    assert.equal("ok", out.body)
+    assert.equal("lf", out.headers["x-slow"])
+  end)
+
   describe("reads a body with no length up to the close", function()
     it("and returns it", function()
       local out = call("to-close")[1]
@@ -174,6 +185,18 @@ describe("rfs.transport.ngx against a hostile server", function()
       assert.is_true(outs[2].maybe_applied)
       assert.equal(before + 2, seen("stale"))
     end)
+  end)
+
+  it("sends each call its own request line and fields, whatever the call before it sent", function()
+    -- calls 1, 2, 4, 5 reach echo-request and 3, 6 echo-host: the same URL twice, then another, then back
+    local outs = call("echo-request,echo-request,echo-host", { n = 6 })
+    for i, o in ipairs(outs) do assert.equal(200, o.status, i .. ": " .. tostring(o.message or o.raised)) end
+    assert.equal("GET /raw/echo-request HTTP/1.1\nx-call: 1\nx-odd: yes", outs[1].body)
+    assert.equal("GET /raw/echo-request HTTP/1.1\nx-call: 2", outs[2].body)
+    assert.equal("127.0.0.1:" .. server.port .. " 127.0.0.1", outs[3].body)
+    assert.equal("GET /raw/echo-request HTTP/1.1\nx-call: 4", outs[4].body)
+    assert.equal("GET /raw/echo-request HTTP/1.1\nx-call: 5\nx-odd: yes", outs[5].body)
+    assert.equal("127.0.0.1:" .. server.port .. " 127.0.0.1", outs[6].body)
   end)
 
   describe("says exactly whether the request may have been applied", function()

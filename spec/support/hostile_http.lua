@@ -4,7 +4,8 @@
 --   location = /call { content_by_lua_block { require("hostile_http").call() } }
 -- /raw/<scenario> takes the raw downstream socket and writes exactly the bytes a scenario
 -- says, bad framing and all; ngx.shared.hostile counts the requests each scenario saw.
--- /call?scenario=&method=&timeout=&n=&base= makes n transport calls and prints their
+-- /call?scenario=&method=&timeout=&n=&base= makes n transport calls (scenario=a,b: to a and b
+-- in turn; odd calls send the field X-Odd too) and prints their
 -- outcomes as JSON: { status, headers, body } or { kind, message, maybe_applied } or { raised }.
 local ngx = ngx
 local cjson = require "cjson"
@@ -57,6 +58,8 @@ local SCENARIOS = {
   ["interim"] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
     .. ok_response("final", "X-Final: yes\r\n"),
   ["bare-lf"] = "HTTP/1.1 200 OK\nContent-Length: 5\nX-Bare: lf\n\nhello",
+  -- fields ended by a bare LF, the blank line by CR LF; the body holds a CRLF CRLF of its own
+  ["mixed-lf"] = "HTTP/1.1 200 OK\nContent-Length: 8\nX-Mixed: yes\n\r\nab\r\n\r\ncd",
   ["to-close"] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread until the server closes",
   ["garbage"] = "this is not HTTP at all\r\n\r\n",
   ["bad-status"] = "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
@@ -83,6 +86,9 @@ local SCENARIOS = {
     sock:send("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
     trickle(sock, ("b"):rep(40), 0.05)
   end,
+  ["trickle-bare-lf"] = function(sock)
+    trickle(sock, "HTTP/1.1 200 OK\nX-Slow: lf\nContent-Length: 2\n\nok", 0.02)
+  end,
   ["trickle-head"] = function(sock)
     trickle(sock, "HTTP/1.1 200 OK\r\nX-Slow: " .. ("h"):rep(20) .. "\r\nContent-Length: 2\r\n\r\nok", 0.05)
   end,
@@ -103,6 +109,16 @@ local SCENARIOS = {
   ["drop"] = function() end,
   ["echo-host"] = function(sock)
     sock:send(ok_response((ngx.var.http_host or "-") .. " " .. ngx.var.server_addr))
+  end,
+  -- the request line and the X- header fields of the first request, sorted, one a line
+  ["echo-request"] = function(sock)
+    local lines = {}
+    for k, v in pairs(ngx.req.get_headers()) do
+      if k:find("^x%-") then lines[#lines + 1] = k .. ": " .. tostring(v) end
+    end
+    table.sort(lines)
+    sock:send(ok_response(ngx.req.get_method() .. " " .. ngx.var.request_uri .. " HTTP/" .. ngx.req.http_version()
+                          .. "\n" .. table.concat(lines, "\n")))
   end,
 }
 
@@ -134,12 +150,17 @@ end
 function M.call()
   local transport = require("rfs.transport.ngx").new{}
   local args = ngx.req.get_uri_args()
-  local url = (args.base or ("http://127.0.0.1:" .. ngx.var.server_port)) .. "/raw/" .. args.scenario
+  local base = (args.base or ("http://127.0.0.1:" .. ngx.var.server_port)) .. "/raw/"
+  local scenarios = {} -- scenario=a,b: the calls take turns
+  for name in args.scenario:gmatch("[^,]+") do scenarios[#scenarios + 1] = name end
   local method = args.method or "GET"
   local out = {}
   for i = 1, tonumber(args.n or 1) do
+    local url = base .. scenarios[(i - 1) % #scenarios + 1]
+    -- odd calls carry one field more than even ones
+    local headers = { ["X-Call"] = tostring(i), ["X-Odd"] = i % 2 == 1 and "yes" or nil }
     local ok, res, kind, message, maybe_applied = pcall(transport, {
-      method = method, url = url, headers = { ["X-Call"] = tostring(i) },
+      method = method, url = url, headers = headers,
       body = method == "POST" and '{"call":' .. i .. "}" or "",
       timeout = tonumber(args.timeout or 2), connect_timeout = 1,
     })

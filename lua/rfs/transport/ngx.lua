@@ -56,17 +56,22 @@ local function kind_of(err)
   return "network"
 end
 
--- One response being read: r = { sock, deadline, buf, pos, got }. r.buf holds bytes received
--- but not yet used, from r.pos on; r.got counts every byte received.
+-- One response being read: r = { sock, deadline, timeout_at, buf, pos, got }. r.buf holds bytes
+-- received but not yet used, from r.pos on; r.got counts every byte received; timeout_at is the
+-- ngx.now() from which the socket's timeout, deadline - timeout_at, was set.
 -- Every read waits at most until the deadline of the whole call, and returns as soon as any
 -- byte arrives: cosocket timeouts are per read, so a server trickling a byte at a time is
 -- only bounded this way.
 local function more(r, max)
-  local left = r.deadline - ngx.now()
+  local now = ngx.now()
+  local left = r.deadline - now
   if left <= 0 then return nil, "timeout" end
   if r.got > MAX_WIRE then return nil, "too large" end
   local sock = r.sock
-  sock:settimeout(ms(left))
+  if now ~= r.timeout_at then -- the socket's timeout was counted from another moment: count it again
+    sock:settimeout(ms(left))
+    r.timeout_at = now
+  end
   local data, err = sock:receiveany(max)
   if not data then return nil, err end
   r.got = r.got + #data
@@ -78,13 +83,26 @@ local function read_failed(err)
   return nil, kind_of(err), "reading the response failed: " .. tostring(err)
 end
 
+-- Where the first blank line (LF LF or LF CR LF) after `from` is: s, e | nil. A plain
+-- search from line end to line end: the pattern "\n\r?\n" is tried at every byte and
+-- costs more than the rest of reading a response.
+local function blank_line(buf, from)
+  local i = find(buf, "\n", from, true)
+  while i do
+    local c = byte(buf, i + 1)
+    if c == 10 then return i, i + 1 end
+    if c == 13 and byte(buf, i + 2) == 10 then return i, i + 2 end
+    i = find(buf, "\n", i + 1, true)
+  end
+end
+
 -- The next header block: status line and fields up to the blank line, lines ended by CRLF
 -- or a bare LF (as curl accepts). Returns the block without the blank line.
 local function read_head(r)
   local buf, pos = r.buf, r.pos
   local from = pos
   while true do
-    local s, e = find(buf, "\n\r?\n", from)
+    local s, e = blank_line(buf, from)
     if s then
       r.buf, r.pos = buf, e + 1
       return sub(buf, pos, s)
@@ -271,8 +289,14 @@ local function read_response_head(r)
   end
 end
 
+-- The request as one string: cosocket send() walks a table of pieces through the C API
+-- twice (to measure, then to copy), which costs more than one concatenation here.
+-- The pieces go into one scratch table, emptied again before anything can yield.
+local pieces = {}
+
 local function request_bytes(req, u, path)
-  local t = { req.method, " ", path, " HTTP/1.1\r\n" }
+  local t = pieces
+  t[1], t[2], t[3], t[4] = req.method, " ", path, " HTTP/1.1\r\n"
   local n = 4
   local headers = req.headers
   for k, v in pairs(headers) do
@@ -285,17 +309,22 @@ local function request_bytes(req, u, path)
   end
   local body = req.body or ""
   t[n + 1], t[n + 2], t[n + 3], t[n + 4] = "Content-Length: ", #body, "\r\nConnection: keep-alive\r\n\r\n", body
-  return t
+  n = n + 4
+  local bytes = concat(t, "", 1, n)
+  for i = 1, n do t[i] = nil end
+  return bytes
 end
 
 -- One attempt on one (possibly reused) connection. Returns res | nil, kind, message,
 -- maybe_applied, stale: stale when a reused connection failed before a byte of answer.
 local function exchange(req, settings, u, path, deadline, fresh)
-  local left = deadline - ngx.now()
+  local started = ngx.now()
+  local left = deadline - started
   if left <= 0 then return nil, "timeout", "the call ran out of time before connecting", false end
   local sock = ngx.socket.tcp()
   local connect_timeout = req.connect_timeout or 10
-  sock:settimeouts(ms(connect_timeout < left and connect_timeout or left), ms(left), ms(left))
+  local left_ms = ms(left)
+  sock:settimeouts(ms(connect_timeout < left and connect_timeout or left), left_ms, left_ms)
   local pool = req.verify_tls == false and u.pool_noverify or u.pool
   local ok, err = sock:connect(u.connect_host, u.port, pool)
   local reused = ok and sock:getreusedtimes() or 0
@@ -318,19 +347,24 @@ local function exchange(req, settings, u, path, deadline, fresh)
              "TLS handshake with " .. u.authority .. " failed: " .. tostring(serr), false
     end
   end
-  left = deadline - ngx.now()
-  if left <= 0 then
-    sock:close()
-    return nil, "timeout", "the call ran out of time before sending the request", false
+  -- a pooled connection is handed over without waiting: the clock nginx caches has not
+  -- moved, and the send and read timeouts set above still end at the deadline
+  local now = ngx.now()
+  if now ~= started then
+    left = deadline - now
+    if left <= 0 then
+      sock:close()
+      return nil, "timeout", "the call ran out of time before sending the request", false
+    end
+    sock:settimeout(ms(left))
   end
-  sock:settimeout(ms(left))
   local bytes, serr = sock:send(request_bytes(req, u, path))
   if not bytes then
     sock:close()
     return nil, kind_of(serr), "sending the request failed: " .. tostring(serr), true,
            reused > 0 and serr ~= "timeout"
   end
-  local r = { sock = sock, deadline = deadline, buf = "", pos = 1, got = 0 }
+  local r = { sock = sock, deadline = deadline, timeout_at = now, buf = "", pos = 1, got = 0 }
   local status, block, msg = read_response_head(r)
   if not status then
     sock:close()
@@ -386,13 +420,23 @@ function transport.new(opts)
   end
   local settings = { keepalive_timeout = opts.keepalive_timeout or 60000, pool_size = opts.pool_size or 32,
                      endpoints = {}, n_endpoints = 0 }
+  -- the last URL and what it parsed to: a gateway polling one stack asks for the same URL
+  -- again and again
+  local last_url, last_u, last_path
   return function(req)
     check_phase()
     local url = req.url
-    local origin, path = match(url, "^(https?://[^/?#]+)(.*)$")
-    local u = origin and endpoint(settings, origin)
-    if not u then return nil, "network", "cannot parse url " .. errors.display(url), false end
-    if path == "" then path = "/" elseif byte(path) ~= 47 then path = "/" .. path end
+    local u, path
+    if url == last_url then
+      u, path = last_u, last_path
+    else
+      local origin
+      origin, path = match(url, "^(https?://[^/?#]+)(.*)$")
+      u = origin and endpoint(settings, origin)
+      if not u then return nil, "network", "cannot parse url " .. errors.display(url), false end
+      if path == "" then path = "/" elseif byte(path) ~= 47 then path = "/" .. path end
+      last_url, last_u, last_path = url, u, path
+    end
     local deadline = ngx.now() + (req.timeout or 30)
     local res, kind, message, maybe_applied, stale = exchange(req, settings, u, path, deadline, false)
     if stale and (req.method == "GET" or req.method == "HEAD") then
