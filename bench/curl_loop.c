@@ -6,7 +6,8 @@
  * User-Agent); it skips everything else (JSON, errors, Lua).
  * With "nosign" it signs once before the loop and sends those same headers every time:
  * the libcurl exchange alone, so that the cost of signing and decoding shows.
- *   curl_loop URL SECONDS [nosign] -> prints calls per second */
+ *   curl_loop URL SECONDS [nosign] -> prints calls per second
+ *   curl_loop URL calls=N           -> makes N signed calls (for counting instructions) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
 {
     CURL *c;
     double t0, seconds;
-    long calls = 0, status = 0;
+    long calls = 0, status = 0, limit = -1;
     const char *url;
     struct curl_slist *fixed = NULL;
     int sign_every_call;
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
         return 2;
     }
     url = argv[1];
+    if (strncmp(argv[2], "calls=", 6) == 0)
+        limit = atol(argv[2] + 6);
     seconds = atof(argv[2]);
     sign_every_call = !(argc > 3 && strcmp(argv[3], "nosign") == 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     t0 = now();
-    while (now() - t0 < seconds) {
+    while (limit >= 0 ? calls < limit : now() - t0 < seconds) {
         char rid[37], line_rid[80], line_date[40], line_auth[512];
         rfs_header h[3];
         rfs_sign_input in;
