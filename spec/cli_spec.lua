@@ -257,11 +257,21 @@ describe("the rfs command line against a hostile or odd server", function()
 
   it("never shows a Lua traceback: NaN, infinities and odd types in a response", function()
     local id = "0c6dd0b1-4c3e-4f5e-8a57-7d4a3f0f6a11"
-    local odd_meta = '{"stack_id": "' .. id .. '", "stack_name": "cli-odd", "status": "DEPLOYMENT_FAILED",'
-      .. ' "description": 1e999, "status_message": {"a": [1, NaN]}, "agencies": "huaweicloud",'
-      .. ' "create_time": -Infinity, "enable_auto_rollback": "yes", "vars_structure": [1, "x"]}'
-    em:fault{ match = { path = "/stacks/cli-odd/metadata" }, status = 200, body = odd_meta, count = 2 }
+    -- NaN and Infinity are not JSON: the answer is refused as a decode error, in one line
+    local not_json = '{"stack_id": "' .. id .. '", "stack_name": "cli-odd", "status": "DEPLOYMENT_FAILED",'
+      .. ' "status_message": {"a": [1, NaN]}, "create_time": -Infinity}'
+    em:fault{ match = { path = "/stacks/cli-odd/metadata" }, status = 200, body = not_json, count = 1 }
     local code, out, err = rfs("metadata cli-odd --endpoint " .. em.url)
+    assert.equal(3, code, err)
+    assert.equal("", out)
+    assert.matches("^rfs decode error: the response body is not a JSON object %(invalid JSON at byte %d+", err)
+    assert.equal(1, select(2, err:gsub("\n", "")))
+    -- numbers that overflow to infinity and values of the wrong type are shown as they are
+    local odd_meta = '{"stack_id": "' .. id .. '", "stack_name": "cli-odd", "status": "DEPLOYMENT_FAILED",'
+      .. ' "description": 1e999, "status_message": {"a": [1, null]}, "agencies": "huaweicloud",'
+      .. ' "create_time": -1e999, "enable_auto_rollback": "yes", "vars_structure": [1, "x"]}'
+    em:fault{ match = { path = "/stacks/cli-odd/metadata" }, status = 200, body = odd_meta, count = 2 }
+    code, out, err = rfs("metadata cli-odd --endpoint " .. em.url)
     assert.equal(0, code, err)
     assert.matches("description%s+inf", out)
     assert.matches("agencies%s+huaweicloud", out)
