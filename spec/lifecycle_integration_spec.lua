@@ -81,6 +81,18 @@ describe("the stack lifecycle against the emulator", function()
     assert.equal("not_found", err.kind)
   end)
 
+  it("says why auto-rollback cannot be switched on for a failed stack, and how to recover", function()
+    em:seed{ project_id = PROJECT, stack_name = "failed-one", status = "DEPLOYMENT_FAILED" }
+    local stack = client:stack("failed-one")
+    local ok, err = stack:update{ enable_auto_rollback = true }
+    assert.is_nil(ok)
+    assert.equal("invalid_state", err.kind)
+    assert.equal("RF.10012546", err.code)
+    assert.equal("DEPLOYMENT_FAILED", err.stack_status)
+    assert.matches("continue_deploy", err.hint)
+    assert.is_false(stack:metadata().enable_auto_rollback) -- nothing changed
+  end)
+
   it("deletes keeping the resources with retain_all_resources", function()
     local stack = assert(client:create_stack("keep", { template_body = TEMPLATE }))
     assert(stack:wait(fast))

@@ -186,11 +186,16 @@ describe("stack:deploy, update and delete", function()
     assert.is_true(s:update{ description = "x" })
     assert.equal(3, #t.requests)
     t, _, s = setup({ retry = { attempts = 4, base = 0, cap = 0 }, sleep = function() end })
-    t:push(403, err_body("RF.10012546"))
+    t:push(403, err_body("RF.10012546")):push(200, fake.metadata{ status = "DEPLOYMENT_FAILED" })
     local ok, err = s:update{ enable_auto_rollback = true }
     assert.is_nil(ok)
-    assert.equal("forbidden", err.kind)
-    assert.equal(1, #t.requests)
+    -- not a missing permission: the stack's state refuses it, and the error says the way out
+    assert.equal("invalid_state", err.kind)
+    assert.equal("DEPLOYMENT_FAILED", err.stack_status)
+    assert.matches("enable_auto_rollback on while stack .* is DEPLOYMENT_FAILED", err.message)
+    assert.matches("continue_deploy", err.hint)
+    assert.equal(2, #t.requests) -- the update once, then the stack's state
+    assert.equal("GET", t.requests[2].method)
   end)
 
   it("update is not sent again after a 500: it may have been applied", function()

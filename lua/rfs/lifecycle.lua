@@ -152,7 +152,7 @@ end
 -- 403 codes that say the stack's state refuses the call, not IAM: RF.10012519 a deploy or an
 -- update of a busy stack (*_IN_PROGRESS; an update is re-sent by the retry policy first),
 -- RF.10012544 a delete of a busy stack or of one with deletion protection on.
-local STATE_REFUSALS = { ["RF.10012519"] = true, ["RF.10012544"] = true }
+local STATE_REFUSALS = { ["RF.10012519"] = true, ["RF.10012544"] = true, ["RF.10012546"] = true }
 
 -- The refusal as invalid_state, with the stack's status (read once) and the way out.
 local function refine_refusal(self, operation, err)
@@ -160,6 +160,13 @@ local function refine_refusal(self, operation, err)
   local meta = self:metadata()
   local status = meta and meta.status
   err.kind, err.retryable, err.stack_status = "invalid_state", false, status
+  if err.code == "RF.10012546" then -- auto-rollback cannot be switched on in a *_FAILED state
+    err.message = ("update cannot turn enable_auto_rollback on while stack %s is %s")
+      :format(self.name, status or "in a failed state")
+    err.hint = "recover the failed operation first (stack:continue_deploy() or stack:continue_rollback(), "
+      .. "then stack:wait{}), or leave enable_auto_rollback off"
+    return err
+  end
   if err.code == "RF.10012544" and meta and meta.enable_deletion_protection == true
      and not status:match("_IN_PROGRESS$") then
     err.message = ("delete needs deletion protection off; stack %s has it on"):format(self.name)
