@@ -137,4 +137,23 @@ function errors.printable(s)
   return s
 end
 
+--- Checks a table of options against `known` ({ name = "lua type" }): a value that is not
+--  a table, a name not known, or a value of another type raises "rfs: FNAME: ...", blamed
+--  where error(message, level) called by the caller would blame. nil is returned as nil.
+function errors.check_options(fname, opts, known, level)
+  if opts == nil then return nil end
+  level = level + 1
+  if type(opts) ~= "table" then
+    error("rfs: " .. fname .. ": expected a table of options, got " .. type(opts), level)
+  end
+  for k, v in pairs(opts) do
+    local want = known[k]
+    if not want then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), level) end
+    if type(v) ~= want then
+      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. want .. " (got " .. type(v) .. ")", level)
+    end
+  end
+  return opts
+end
+
 return errors

@@ -58,16 +58,9 @@ local check_number = retry.check_number
 
 --- Validates and completes a retry policy. Unknown keys raise, naming the key.
 function retry.policy(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("rfs: retry policy must be a table", 2) end
+  opts = errors.check_options("retry", opts, POLICY_KEYS, 2) or {}
   local p = {}
-  for k, v in pairs(opts) do
-    if not POLICY_KEYS[k] then error("rfs: retry: unknown option " .. errors.display(k), 2) end
-    if type(v) ~= POLICY_KEYS[k] then
-      error("rfs: retry: option '" .. k .. "' must be a " .. POLICY_KEYS[k] .. " (got " .. type(v) .. ")", 2)
-    end
-    p[k] = v
-  end
+  for k, v in pairs(opts) do p[k] = v end
   for k, v in pairs(DEFAULTS) do
     if p[k] == nil then p[k] = v end
   end

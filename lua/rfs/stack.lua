@@ -19,18 +19,7 @@ stack.CONTINUES = CONTINUES
 local NO_OPTIONS = setmetatable({}, { __newindex = function() error("rfs: internal: options are read-only", 2) end })
 
 local function check_opts(fname, opts, known)
-  if opts == nil then return NO_OPTIONS end
-  if type(opts) ~= "table" then
-    error("rfs: " .. fname .. ": expected a table of options, got " .. type(opts), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), 3) end
-    if type(v) ~= want then
-      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. want .. " (got " .. type(v) .. ")", 3)
-    end
-  end
-  return opts
+  return errors.check_options(fname, opts, known, 3) or NO_OPTIONS
 end
 
 local function bad_field(op, field, want, request_id, value)

@@ -31,14 +31,7 @@ local duration = wait.duration
 
 local function check_options(ss, opts)
   local fname = "ss:wait"
-  opts = opts or {}
-  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", LEVEL) end
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), LEVEL) end
-    if type(v) ~= OPTIONS[k] then
-      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", LEVEL)
-    end
-  end
+  opts = errors.check_options(fname, opts, OPTIONS, LEVEL) or {}
   if opts.operation_id and not opts.operation_id:match(UUID) then
     error("rfs: " .. fname .. ": option 'operation_id' must be a 36-character UUID (got "
           .. errors.display(opts.operation_id) .. ")", LEVEL)

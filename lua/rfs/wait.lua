@@ -91,14 +91,7 @@ end
 local LEVEL = 4
 
 local function check_options(opts, fname)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("rfs: " .. fname .. ": expected a table of options", LEVEL) end
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("rfs: " .. fname .. ": unknown option " .. errors.display(k), LEVEL) end
-    if type(v) ~= OPTIONS[k] then
-      error("rfs: " .. fname .. ": option '" .. k .. "' must be a " .. OPTIONS[k] .. " (got " .. type(v) .. ")", LEVEL)
-    end
-  end
+  opts = errors.check_options(fname, opts, OPTIONS, LEVEL) or {}
   stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
   if opts.operation and not OUTCOMES[opts.operation] then
     error("rfs: " .. fname .. ": operation must be one of 'continue_deploy', 'continue_rollback', "
