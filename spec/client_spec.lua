@@ -21,6 +21,14 @@ describe("rfs.new", function()
     assert.has_error(function() fake.client(fake.new(), { zzzzzzzz = 1 }) end, "rfs.new: unknown option 'zzzzzzzz'")
     assert.error_matches(function() fake.client(fake.new(), { timeout = "30" }) end, "option 'timeout' must be a number")
     assert.error_matches(function() rfs.new("cn-north-4") end, "expected a table of options")
+    -- a misused retry policy is blamed on the caller's line, as every other option is
+    local ok, err = pcall(function()
+      local c = rfs.new{ endpoint = "https://rfs.test.example", project_id = "proj123", ak = "A", sk = "B",
+                         retry = { attempt = 3 } }
+      return c
+    end)
+    assert.is_false(ok)
+    assert.matches("^spec/client_spec%.lua:%d+: rfs: retry: unknown option 'attempt'$", err)
   end)
 
   it("says what to set when a key pair is half given or no project can be found", function()

@@ -246,7 +246,10 @@ function client.new(opts)
       local trace = opts.on_exchange
       p.on_retry = function(r) r.type = "retry" trace(r) end
     end
-    policy = retry.policy(p)
+    -- a misused retry policy is the caller's line, not this one
+    local ok, made = pcall(retry.policy, p)
+    if not ok then error((tostring(made):gsub("^[^:]+:%d+: ", "")), 2) end
+    policy = made
   end
   local st = {
     transport = pick_transport(opts, c),
