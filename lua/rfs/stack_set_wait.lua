@@ -22,7 +22,6 @@ local OPTIONS = {
   on_progress = "function", sleep = "function", clock = "function", retry = "table", budget = "table",
 }
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
-local MIN_INTERVAL = 0.1
 local DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL = 2, 30
 local LEVEL = 4 -- the caller of ss:wait
 
@@ -40,17 +39,7 @@ local function check_options(ss, opts)
     error("rfs: " .. fname .. ": no operation to wait for: pass operation_id (a stack_set_operation_id), or start "
           .. "one with this object (deploy, create_instances, update_instances, delete_instances)", LEVEL)
   end
-  if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
-    error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
-          :format(fname, tostring(opts.timeout)), LEVEL)
-  end
-  local check = retry.check_number
-  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, LEVEL) end
-  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, LEVEL) end
-  if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
-    error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
-          :format(fname, opts.interval, opts.max_interval), LEVEL)
-  end
+  wait.check_timing(fname, opts, LEVEL)
   return opts
 end
 

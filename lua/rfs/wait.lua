@@ -90,6 +90,24 @@ end
 -- wait.wait / wait.wait_all -> wait.new -> here.
 local LEVEL = 4
 
+--- The timing options every wait takes (timeout, interval, max_interval), stack sets' too:
+--  misuse raises, blamed as error(message, level) in the caller would blame.
+function wait.check_timing(fname, opts, level)
+  level = level + 1
+  if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
+    error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
+          :format(fname, tostring(opts.timeout)), level)
+  end
+  -- polling faster than ten times a second is a busy loop against RFS, not a wait
+  local check = retry.check_number
+  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, level) end
+  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, level) end
+  if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
+    error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
+          :format(fname, opts.interval, opts.max_interval), level)
+  end
+end
+
 local function check_options(opts, fname)
   opts = errors.check_options(fname, opts, OPTIONS, LEVEL) or {}
   stack_ops.check_deployment_id(fname, opts.deployment_id, LEVEL)
@@ -97,18 +115,8 @@ local function check_options(opts, fname)
     error("rfs: " .. fname .. ": operation must be one of 'continue_deploy', 'continue_rollback', "
           .. "'create', 'deploy', 'apply', 'delete' or 'create_plan'", LEVEL)
   end
+  wait.check_timing(fname, opts, LEVEL)
   local check = retry.check_number
-  if opts.timeout and not (opts.timeout > 0 and opts.timeout < math.huge) then
-    error(("rfs: %s: option 'timeout' must be a finite number of seconds > 0 (got %s)")
-          :format(fname, tostring(opts.timeout)), LEVEL)
-  end
-  -- polling faster than ten times a second is a busy loop against RFS, not a wait
-  if opts.interval then check(fname, "interval", opts.interval, MIN_INTERVAL, math.huge, false, LEVEL) end
-  if opts.max_interval then check(fname, "max_interval", opts.max_interval, MIN_INTERVAL, math.huge, false, LEVEL) end
-  if opts.interval and opts.max_interval and opts.interval > opts.max_interval then
-    error(("rfs: %s: option 'interval' (%s) must not be more than 'max_interval' (%s)")
-          :format(fname, opts.interval, opts.max_interval), LEVEL)
-  end
   if opts.events_every then check(fname, "events_every", opts.events_every, 1, math.huge, true, LEVEL) end
   if opts.settle then check(fname, "settle", opts.settle, 0, math.huge, false, LEVEL) end
   if opts.rate then check(fname, "rate", opts.rate, 0.01, math.huge, false, LEVEL) end
