@@ -243,12 +243,12 @@ static int client_newindex(lua_State *L)
 }
 
 typedef struct {
-    rfs_header headers[RFS_MAX_SIGN_HEADERS + 4];
+    rfs_header headers[RFS_MAX_SIGN_HEADERS];
     size_t n;
     rfs_sign_output signed_out;
 } rfs_request_headers;
 
-/* Adds the signing headers to r->headers; returns NULL or an error message. */
+/* Signs r->headers with the client's keys into r->signed_out; returns NULL or an error message. */
 static const char *sign_into(rfs_client *c, const char *method, const char *url, size_t url_len,
                              const char *body, size_t body_len, rfs_request_headers *r)
 {
@@ -269,14 +269,7 @@ static const char *sign_into(rfs_client *c, const char *method, const char *url,
     in.sk_len = c->sk_len;
     in.token = c->token;
     in.token_len = c->token_len;
-    if (!rfs_sign(&in, &r->signed_out, &err))
-        return err;
-    r->headers[r->n++] = (rfs_header){ "X-Sdk-Date", 10, r->signed_out.date, 16 };
-    r->headers[r->n++] = (rfs_header){ "Authorization", 13, r->signed_out.authorization.p,
-                                       r->signed_out.authorization.len };
-    if (c->token != NULL)
-        r->headers[r->n++] = (rfs_header){ "X-Security-Token", 16, c->token, c->token_len };
-    return NULL;
+    return rfs_sign(&in, &r->signed_out, &err) ? NULL : err;
 }
 
 typedef struct {
