@@ -14,6 +14,14 @@ local operations = {}
 local MAX_PAGES = 1000 -- a server that never stops paging cannot keep a caller forever
 local VAR_VALUE_MAX = 2048
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+operations.UUID = UUID -- an id RFS gives (stack, plan, stack set, operation): for every module
+
+--- What the C object accepts in its status and id fields (src/stack.c): 1..max printable
+--  characters without spaces. Answers are checked against it first, so an odd answer is a
+--  decode error, never a raise from the C side.
+function operations.is_token(v, max)
+  return type(v) == "string" and #v >= 1 and #v <= max and not v:find("[^\33-\126]")
+end
 local VAR_NAME = "^[A-Za-z][A-Za-z0-9_-]*$"
 
 -- Checking options -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ local Stack, Plan = core.Stack, core.ExecutionPlan
 local OP = api.by_name
 local printable = errors.printable
 
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID = operations.UUID
 local STATUS_MAX = 32
 
 -- Plan states (and what each means to a caller).
@@ -34,9 +34,7 @@ local STATE_REFUSALS = {
   ["RF.10012549"] = "wait until the plan is created or applied (plan:wait{} / stack:wait{}), then delete it",
 }
 
-local function is_status(v)
-  return type(v) == "string" and #v >= 1 and #v <= STATUS_MAX and not v:find("[^\33-\126]")
-end
+local function is_status(v) return operations.is_token(v, STATUS_MAX) end
 
 -- Checks, builds and sends op on the plan (the plan and its stack supply the names and ids;
 -- no plan operation has positional arguments past the object's name).

@@ -5,6 +5,7 @@
 local core = require "rfs.core"
 local client = require "rfs.client"
 local errors = require "rfs.errors"
+local operations = require "rfs.operations"
 
 local stack = {}
 local Stack = core.Stack
@@ -28,11 +29,7 @@ local function bad_field(op, field, want, request_id, value)
                      message = op .. ": the response has no valid '" .. field .. "' (" .. want .. " expected)" .. got }
 end
 
--- What the C Stack accepts in its fields (src/stack.c): answers are checked against the
--- same rules first, so an odd answer is a decode error, never a raise from _set.
-local function is_token(v, max)
-  return type(v) == "string" and #v >= 1 and #v <= max and not v:find("[^\33-\126]")
-end
+local is_token = operations.is_token
 
 local DEPLOYMENT_ID_MAX = 128
 

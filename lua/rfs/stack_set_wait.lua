@@ -7,6 +7,7 @@
 -- of every failed or cancelled instance and reads as one line per region.
 
 local errors = require "rfs.errors"
+local operations = require "rfs.operations"
 local retry = require "rfs.retry"
 local wait = require "rfs.wait"
 
@@ -21,7 +22,7 @@ local OPTIONS = {
   operation_id = "string", timeout = "number", interval = "number", max_interval = "number",
   on_progress = "function", sleep = "function", clock = "function", retry = "table", budget = "table",
 }
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID = operations.UUID
 local DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL = 2, 30
 local LEVEL = 4 -- the caller of ss:wait
 

@@ -23,9 +23,10 @@ local Client, StackSet = core.Client, core.StackSet
 local OP = api.by_name
 local printable = errors.printable
 
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID = operations.UUID
 local function is_uuid(v) return type(v) == "string" and v:match(UUID) ~= nil end
-local function is_token(v) return type(v) == "string" and #v >= 1 and #v <= 32 and not v:find("[^\33-\126]") end
+local STATUS_MAX = 32
+local function is_status(v) return operations.is_token(v, STATUS_MAX) end
 
 local function strip_position(msg)
   return (tostring(msg):gsub("^[^:]+:%d+: ", ""))
@@ -152,7 +153,7 @@ function Client:stack_sets(opts)
   local out = {}
   for i, item in ipairs(list) do
     local ok, s = pcall(self._object, self, "StackSet", item.stack_set_name, item.stack_set_id)
-    if not ok or not is_token(item.status) then
+    if not ok or not is_status(item.status) then
       return nil, operations.bad_field("stack_sets", "stack_sets[" .. i .. "]",
                                        "stack_set_name, stack_set_id and status")
     end
@@ -172,7 +173,7 @@ function StackSet:metadata(opts)
   if not is_uuid(meta.stack_set_id) then
     return nil, operations.bad_field("metadata", "stack_set_id", "a UUID", request_id)
   end
-  if not is_token(meta.status) then
+  if not is_status(meta.status) then
     return nil, operations.bad_field("metadata", "status", "1-32 printable characters, no spaces", request_id)
   end
   self:_set("id", meta.stack_set_id)
@@ -301,7 +302,7 @@ local function read_operation(self, id, call_opts, opts)
     value, err, request_id = operations.send(self.client, op, method, url)
   end
   if not value then return nil, err end
-  if not is_token(value.status) then
+  if not is_status(value.status) then
     return nil, operations.bad_field("operation_metadata", "status", "1-32 printable characters", request_id)
   end
   return value
